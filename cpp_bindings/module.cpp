@@ -1,0 +1,12 @@
+// talkinghead._native: CPU kernels bound with pybind11. Each kernel lives in its own
+// file and registers itself here; its plain-PyTorch reference lives in kernels/.
+#include <pybind11/pybind11.h>
+
+namespace py = pybind11;
+
+void register_resample(py::module_ &m);
+
+PYBIND11_MODULE(_native, m) {
+    m.doc() = "talkinghead CPU kernels (see kernels/ for the reference implementations)";
+    register_resample(m);
+}

@@ -1,0 +1,59 @@
+"""Typed errors. Every message names the problem and how to fix it.
+
+All errors derive from `TalkingHeadError`, so an app can catch one type. Each also derives
+from the closest built-in (FileNotFoundError, ValueError, RuntimeError) so generic handlers
+keep working.
+"""
+from __future__ import annotations
+
+
+class TalkingHeadError(Exception):
+    """Base class of every error raised on purpose by talkinghead."""
+
+
+class InputFileNotFoundError(TalkingHeadError, FileNotFoundError):
+    """An input path (image, audio, clip, bundle) does not exist."""
+
+
+class NotAnImageError(TalkingHeadError, ValueError):
+    """The file exists but cannot be decoded as an image."""
+
+
+class NoFaceFoundError(TalkingHeadError, ValueError):
+    """The face detector found no face in the image."""
+
+
+class FaceTooSmallError(TalkingHeadError, ValueError):
+    """The face is smaller than the analyzer can measure reliably."""
+
+
+class MultipleFacesWarning(UserWarning):
+    """Several faces were found; the largest (or the one picked) is used."""
+
+
+class AudioError(TalkingHeadError, ValueError):
+    """Audio is unreadable, empty, non-finite, or too short."""
+
+
+class AudioTooShortError(AudioError):
+    """Audio is shorter than one video frame."""
+
+
+class FFmpegNotFoundError(TalkingHeadError, RuntimeError):
+    """The ffmpeg executable is needed (mp3/m4a/mp4 input, mp4 output) and is missing."""
+
+
+class ModelsNotFetchedError(TalkingHeadError, RuntimeError):
+    """The face models are not in the cache; `talkinghead fetch-models` puts them there."""
+
+
+class ModelFetchError(TalkingHeadError, RuntimeError):
+    """Fetching the face models failed (offline, or a file did not match its pinned hash)."""
+
+
+class BundleError(TalkingHeadError, ValueError):
+    """A bundle or bundle component is missing a file, corrupt, or of an unknown version."""
+
+
+class MotionFitError(TalkingHeadError, ValueError):
+    """Meshes given to the motion fit have the wrong shape or are not finite."""
