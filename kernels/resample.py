@@ -1,0 +1,101 @@
+"""Bilinear remap: warp an image by a dense backward flow (absolute source coordinates).
+
+`remap_bilinear_reference` is the plain-PyTorch source of truth (differentiable, ONNX-exportable).
+`remap_bilinear` is the numpy entry point: it runs the C++ kernel `talkinghead._native` when that
+is importable and the reference otherwise. `TALKINGHEAD_FORCE_REFERENCE=1` forces the reference.
+
+Semantics, shared by every implementation: pixel centres sit at integer coordinates (as in
+cv2.remap) and the border is clamp-to-edge (cv2.BORDER_REPLICATE).
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+try:
+    from talkinghead import _native
+except ImportError:  # extension not built: the reference serves every call
+    _native = None
+
+__all__ = ["remap_bilinear", "remap_bilinear_reference"]
+
+
+def remap_bilinear_reference(image: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
+    """Sample `image` at `coords` with bilinear interpolation and clamp-to-edge borders.
+
+    image: B×C×H×W float. coords: B×Ho×Wo×2 holding (x, y) source pixel coordinates, same dtype.
+    Returns B×C×Ho×Wo. Differentiable w.r.t. both inputs.
+    """
+    b, c, h, w = image.shape
+    ho, wo = coords.shape[1], coords.shape[2]
+    # Clamping the coordinate first is the same as clamping the four tap indices (replicate).
+    x = coords[..., 0].clamp(0, w - 1)  # B×Ho×Wo
+    y = coords[..., 1].clamp(0, h - 1)  # B×Ho×Wo
+    x0f, y0f = x.floor(), y.floor()
+    fx = (x - x0f).unsqueeze(1)  # B×1×Ho×Wo, weight of the right column
+    fy = (y - y0f).unsqueeze(1)  # B×1×Ho×Wo, weight of the bottom row
+    x0, y0 = x0f.long(), y0f.long()  # B×Ho×Wo
+    x1 = (x0 + 1).clamp(max=w - 1)
+    y1 = (y0 + 1).clamp(max=h - 1)
+
+    flat = image.reshape(b, c, h * w)  # B×C×(H·W)
+
+    def tap(yi: torch.Tensor, xi: torch.Tensor) -> torch.Tensor:
+        index = (yi * w + xi).reshape(b, 1, ho * wo).expand(b, c, ho * wo)  # B×C×(Ho·Wo)
+        return flat.gather(2, index).reshape(b, c, ho, wo)  # B×C×Ho×Wo
+
+    top = (1 - fx) * tap(y0, x0) + fx * tap(y0, x1)
+    bottom = (1 - fx) * tap(y1, x0) + fx * tap(y1, x1)
+    return (1 - fy) * top + fy * bottom
+
+
+def remap_bilinear(image: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    """Numpy remap. image: H×W or H×W×C, uint8 or float32. coords: Ho×Wo×2 (x, y) float32.
+
+    Returns Ho×Wo (or Ho×Wo×C) in the input dtype; uint8 is rounded half up and clipped.
+    """
+    image, coords = _validate(image, coords)
+    squeeze = image.ndim == 2
+    hwc = np.ascontiguousarray(image[..., None] if squeeze else image)  # H×W×C
+    coords = np.ascontiguousarray(coords)  # Ho×Wo×2 float32
+
+    if _native is not None and os.environ.get("TALKINGHEAD_FORCE_REFERENCE") != "1":
+        native = _native.remap_bilinear_u8 if hwc.dtype == np.uint8 else _native.remap_bilinear_f32
+        out = native(hwc, coords)  # Ho×Wo×C
+    else:
+        out = _remap_with_reference(hwc, coords)
+    return out[..., 0] if squeeze else out
+
+
+def _remap_with_reference(image: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    """H×W×C uint8/float32 and Ho×Wo×2 float32 -> Ho×Wo×C in the input dtype, via torch."""
+    with torch.inference_mode():
+        src = torch.from_numpy(image).permute(2, 0, 1)[None].float()  # 1×C×H×W
+        out = remap_bilinear_reference(src, torch.from_numpy(coords)[None])[0]  # C×Ho×Wo
+        if image.dtype == np.uint8:
+            out = (out + 0.5).floor().clamp(0, 255).to(torch.uint8)
+        return out.permute(1, 2, 0).contiguous().numpy()  # Ho×Wo×C
+
+
+def _validate(image: np.ndarray, coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Check shapes, dtypes and finiteness; return image as is and coords as float32."""
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"image must be a numpy array; got {type(image).__name__}")
+    if image.ndim not in (2, 3):
+        raise ValueError(f"image must have shape (H, W) or (H, W, C); got shape {image.shape}")
+    if image.dtype not in (np.uint8, np.float32):
+        raise ValueError(f"image dtype must be uint8 or float32; got {image.dtype}")
+    if image.size == 0:
+        raise ValueError(f"image must not be empty; got shape {image.shape}")
+    coords = np.asarray(coords)
+    if coords.ndim != 3 or coords.shape[2] != 2:
+        raise ValueError(f"coords must have shape (Ho, Wo, 2) holding (x, y); got shape {coords.shape}")
+    if not (np.issubdtype(coords.dtype, np.floating) or np.issubdtype(coords.dtype, np.integer)):
+        raise ValueError(f"coords must be a real number array (float32 preferred); got {coords.dtype}")
+    coords = coords.astype(np.float32, copy=False)
+    bad = np.count_nonzero(~np.isfinite(coords))
+    if bad:
+        raise ValueError(f"coords must be finite; got {bad} NaN or infinite value(s) (after conversion to float32)")
+    return image, coords

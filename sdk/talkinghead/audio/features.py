@@ -1,0 +1,87 @@
+"""Audio features aligned to 25 fps video: log-mel (80 bins, 10 ms hop), energy, pitch.
+
+Video frame t covers samples [640·t, 640·(t+1)) at 16 kHz; its four mel frames are
+4t … 4t+3, each a 25 ms Hann window centred on a 10 ms hop. Energy and pitch are one value
+per video frame.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+HOP = 160           # 10 ms
+WINDOW = 400        # 25 ms
+N_FFT = 512
+N_MELS = 80
+MELS_PER_FRAME = 4  # 40 ms video frame / 10 ms hop
+FRAME = HOP * MELS_PER_FRAME
+SILENCE_DB = -60.0  # floor of the energy feature (dBFS)
+F0_RANGE = (60.0, 400.0)
+
+
+def hz_to_mel(f):
+    return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
+
+
+def mel_to_hz(m):
+    return 700.0 * (10.0 ** (np.asarray(m) / 2595.0) - 1.0)
+
+
+@lru_cache(maxsize=4)
+def mel_filterbank(n_mels: int = N_MELS, n_fft: int = N_FFT, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """n_mels×(n_fft/2+1) triangular filters, HTK mel scale, 0 Hz to Nyquist, unit area."""
+    freqs = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+    edges = mel_to_hz(np.linspace(hz_to_mel(0.0), hz_to_mel(sample_rate / 2), n_mels + 2))
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    tri = np.maximum(0.0, np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)))
+    return (tri * (2.0 / (hi - lo))).astype(np.float32)
+
+
+def log_mel(audio: np.ndarray, num_frames: int) -> np.ndarray:
+    """audio: N float32 at 16 kHz -> (4·num_frames)×80 log10 mel power (floor 1e-10)."""
+    n = MELS_PER_FRAME * num_frames
+    padded = np.pad(_fit_length(audio, n * HOP), (WINDOW // 2, WINDOW // 2))
+    idx = np.arange(n)[:, None] * HOP + np.arange(WINDOW)[None]
+    frames = padded[idx] * np.hanning(WINDOW).astype(np.float32)          # n×400
+    power = np.abs(np.fft.rfft(frames, N_FFT, axis=1)) ** 2               # n×257
+    return np.log10(np.maximum(power @ mel_filterbank().T, 1e-10)).astype(np.float32)
+
+
+def energy_db(audio: np.ndarray, num_frames: int) -> np.ndarray:
+    """num_frames RMS level per 40 ms video frame in dBFS, floored at -60 dB."""
+    frames = _fit_length(audio, num_frames * FRAME).reshape(num_frames, FRAME)
+    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+    return np.maximum(20 * np.log10(np.maximum(rms, 1e-12)), SILENCE_DB).astype(np.float32)
+
+
+def pitch_hz(audio: np.ndarray, num_frames: int, voicing: float = 0.5) -> np.ndarray:
+    """num_frames fundamental frequency per video frame (Hz; 0 where unvoiced or silent).
+
+    Normalised autocorrelation over an 80 ms window centred on each frame; the best lag in
+    the 60–400 Hz range counts as voiced when its correlation exceeds `voicing`.
+    """
+    min_lag, max_lag = int(SAMPLE_RATE / F0_RANGE[1]), int(SAMPLE_RATE / F0_RANGE[0])
+    win = 2 * FRAME
+    x = np.pad(_fit_length(audio, num_frames * FRAME), (FRAME // 2, FRAME // 2 + max_lag))
+    idx = np.arange(num_frames)[:, None] * FRAME + np.arange(win + max_lag)[None]
+    seg = x[idx].astype(np.float64)
+    seg -= seg[:, :win].mean(axis=1, keepdims=True)
+    spec = np.fft.rfft(seg, 2 * seg.shape[1], axis=1)
+    head = np.fft.rfft(seg[:, :win], 2 * seg.shape[1], axis=1)
+    corr = np.fft.irfft(np.conj(head) * spec, axis=1)[:, :max_lag + 1]    # Σ x[i]·x[i+lag]
+    energy0 = corr[:, 0]
+    csum = np.cumsum(np.pad(seg ** 2, ((0, 0), (1, 0))), axis=1)
+    lags = np.arange(max_lag + 1)
+    energy_lag = csum[:, lags + win] - csum[:, lags]
+    nccf = corr / np.sqrt(np.maximum(energy0[:, None] * energy_lag, 1e-12))
+    band = nccf[:, min_lag:max_lag + 1]
+    best = band.argmax(axis=1)
+    voiced = (band[np.arange(num_frames), best] > voicing) & (energy_db(audio, num_frames) > -45)
+    return np.where(voiced, SAMPLE_RATE / (best + min_lag), 0.0).astype(np.float32)
+
+
+def _fit_length(audio: np.ndarray, n: int) -> np.ndarray:
+    audio = np.asarray(audio, dtype=np.float32)
+    return audio[:n] if len(audio) >= n else np.pad(audio, (0, n - len(audio)))

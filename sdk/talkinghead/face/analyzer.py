@@ -1,0 +1,146 @@
+"""FaceAnalyzer: detection + 478-point mesh for photos and video frames.
+
+Photo: detect → mesh on the detection's region → mesh again on the region the first mesh
+defines (better centred and rotated) → eyelids and iris from the iris model.
+Video: the previous frame's mesh defines the next region; detection runs only when the
+face is lost. Coordinates are pixels of the image passed in, whatever its size: huge images
+are analysed on a downscaled copy and the results are scaled back.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from ..errors import FaceTooSmallError, MultipleFacesWarning, NoFaceFoundError
+from ..media.image import fit_within, load_image
+from . import topology as topo
+from .detector import Detection, FaceDetector
+from .landmarks import IrisModel, MeshModel
+from .roi import Roi, roi_from_points
+
+FACE_ROI_SCALE = 1.5  # crop side / face extent, as the mesh model was trained
+
+
+@dataclass
+class Face:
+    """One analysed face. All coordinates are pixels of the analysed image."""
+    mesh: np.ndarray   # 478×3 float32: x, y, and z (relative depth, same scale as x)
+    roi: Roi           # the rotated square crop the mesh model saw
+    score: float       # detection score, or face-presence probability when tracked
+
+    @property
+    def box(self) -> np.ndarray:
+        """4 float32: x0, y0, x1, y1, the axis-aligned bounds of the crop."""
+        c = self.roi.corners()
+        return np.concatenate([c.min(0), c.max(0)]).astype(np.float32)
+
+    @property
+    def inter_ocular(self) -> float:
+        return float(topo.inter_ocular(self.mesh))
+
+
+class FaceAnalyzer:
+    """Face detection and dense landmarks through OpenVINO on the CPU.
+
+    min_face_size: smallest face (detector box side, original-image pixels) accepted in photos.
+    max_side: images with a longer side are analysed on a copy downscaled to this.
+    """
+
+    def __init__(self, min_face_size: int = 48, max_side: int = 1280,
+                 presence_threshold: float = 0.5, num_threads: int | None = None):
+        self.detector = FaceDetector(num_threads=num_threads)
+        self.mesh_model = MeshModel(num_threads)
+        self.iris_model = IrisModel(num_threads)
+        self.min_face_size = min_face_size
+        self.max_side = max_side
+        self.presence_threshold = presence_threshold
+
+    # -- photos ---------------------------------------------------------------------------
+    def detect(self, image) -> list[Detection]:
+        """Every face, left to right, in original-image pixels."""
+        rgb = load_image(image)
+        small, scale = fit_within(rgb, self.max_side)
+        detections = self.detector(small)
+        for d in detections:
+            d.box, d.keypoints = d.box / scale, d.keypoints / scale
+        return sorted(detections, key=lambda d: d.box[0])
+
+    def analyze(self, image, face_index: int | None = None) -> Face:
+        """The face in a photo (path or RGB array).
+
+        face_index: which face when there are several, counted left to right. By default
+        the largest face is used and a MultipleFacesWarning says so.
+        """
+        rgb = load_image(image)
+        small, scale = fit_within(rgb, self.max_side)
+        detections = self.detector(small)
+        if not detections:
+            raise NoFaceFoundError("no face found in the image: use a photo with one face, "
+                                   "front-on, at least moderately lit and unobstructed.")
+        detections.sort(key=lambda d: d.box[0])
+        if face_index is not None:
+            if not 0 <= face_index < len(detections):
+                raise NoFaceFoundError(f"face_index={face_index}, but the image has "
+                                       f"{len(detections)} face(s): pick 0..{len(detections) - 1}.")
+            chosen = detections[face_index]
+        else:
+            chosen = max(detections, key=lambda d: d.size)
+            if len(detections) > 1:
+                warnings.warn(f"{len(detections)} faces found; using the largest (index "
+                              f"{detections.index(chosen)} left to right). Pass face_index to choose.",
+                              MultipleFacesWarning, stacklevel=2)
+        size = chosen.size / scale
+        if size < self.min_face_size:
+            raise FaceTooSmallError(f"the face is {size:.0f} px wide; at least {self.min_face_size} px "
+                                    "is needed: use a larger photo or one taken closer.")
+        roi = _roi_from_detection(chosen)
+        mesh, _ = self.mesh_model(small, roi)
+        face = self._refine(small, mesh, chosen.score)
+        if face is None:
+            raise NoFaceFoundError("a face was detected but the landmark model rejected it: "
+                                   "use a clearer, more frontal photo.")
+        return _rescale(face, 1.0 / scale)
+
+    # -- video ----------------------------------------------------------------------------
+    def track(self, frames: Iterable[np.ndarray]) -> Iterator[Face | None]:
+        """One Face (or None where no face is seen) per RGB frame of a video."""
+        previous: Face | None = None
+        for frame in frames:
+            small, scale = fit_within(frame, self.max_side)
+            face = None
+            if previous is not None:
+                face = self._refine(small, previous.mesh[:topo.NUM_MESH] * scale, previous.score)
+            if face is None:
+                detections = self.detector(small)
+                if detections:
+                    best = max(detections, key=lambda d: d.size)
+                    mesh, _ = self.mesh_model(small, _roi_from_detection(best))
+                    face = self._refine(small, mesh, best.score)
+            previous = None if face is None else _rescale(face, 1.0 / scale)
+            yield previous
+
+    def _refine(self, image: np.ndarray, mesh: np.ndarray, score: float) -> Face | None:
+        """Mesh on the region a previous mesh defines, plus iris; None if no face is there."""
+        roi = roi_from_points(mesh, topo.RIGHT_EYE_CORNERS[0], topo.LEFT_EYE_CORNERS[0], FACE_ROI_SCALE)
+        mesh, presence = self.mesh_model(image, roi)
+        if presence < self.presence_threshold:
+            return None
+        full = self.iris_model.refine(image, mesh, roi.angle)
+        return Face(mesh=full.astype(np.float32), roi=roi, score=float(min(score, presence)))
+
+
+def _roi_from_detection(d: Detection) -> Roi:
+    """Crop around a detection box, rotated so the detected eyes are level."""
+    eye_r, eye_l = d.keypoints[0], d.keypoints[1]
+    angle = float(np.arctan2(eye_l[1] - eye_r[1], eye_l[0] - eye_r[0]))
+    centre = (d.box[:2] + d.box[2:]) / 2
+    return Roi((float(centre[0]), float(centre[1])), d.size * FACE_ROI_SCALE, angle)
+
+
+def _rescale(face: Face, factor: float) -> Face:
+    if factor == 1.0:
+        return face
+    return Face(mesh=(face.mesh * factor).astype(np.float32), roi=face.roi.scaled(factor), score=face.score)

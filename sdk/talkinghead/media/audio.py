@@ -1,0 +1,246 @@
+"""Loading speech audio as float32 mono at 16 kHz, and the audio/video frame arithmetic.
+
+One video frame at 25 fps spans 40 ms = 640 samples at 16 kHz. `num_frames` is the one rule
+for how many video frames a recording yields; the renderer and `VideoWriter` follow it.
+"""
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+import soundfile as sf
+
+from ..errors import AudioError, AudioTooShortError, FFmpegNotFoundError, InputFileNotFoundError
+from .ffmpeg import ffmpeg_executable, stderr_tail
+
+SAMPLE_RATE = 16000
+FPS = 25
+SAMPLES_PER_FRAME = SAMPLE_RATE // FPS  # 640
+
+AudioSource = Union[str, os.PathLike, np.ndarray]
+
+# Read by libsndfile directly.
+SOUNDFILE_FORMATS = ("wav", "flac", "ogg")
+# Compressed or container formats, decoded by an ffmpeg subprocess.
+FFMPEG_FORMATS = ("mp3", "m4a", "aac", "mp4", "mov", "webm")
+_FORMATS_TEXT = f"{', '.join(SOUNDFILE_FORMATS)} (built in); {', '.join(FFMPEG_FORMATS)} (with ffmpeg)"
+
+_MAX_CHANNELS = 8
+
+# Resampler design: Kaiser-windowed sinc, cutoff just below the lower Nyquist frequency.
+# 24 zero crossings per side and beta 8.6 (about 85 dB stop-band) give a transition band of
+# about 1.4 kHz around 7.5 kHz when going to 16 kHz, and a flat (< 0.01 dB) pass band below.
+_ZERO_CROSSINGS = 24
+_ROLLOFF = 0.94
+_KAISER_BETA = 8.6
+_BLOCK = 1 << 15  # output samples per matrix product; bounds temporary memory
+
+
+def load_audio(source: AudioSource, sample_rate: Optional[int] = None) -> np.ndarray:
+    """Load speech as a float32 mono array of shape (N,) at 16 kHz (`SAMPLE_RATE`).
+
+    `source` is a file path or an array. Files: wav/flac/ogg are read with soundfile;
+    mp3/m4a/aac/mp4/mov/webm, and anything soundfile cannot read, are decoded by ffmpeg (to
+    mono 16 kHz). For a file `sample_rate` must be left as None: the file states its rate.
+    Arrays: `sample_rate` (Hz) is required. Shape (N,), (N, C) or (C, N) with C ≤ 8 channels;
+    the channel axis is the short one of size ≤ 8 ((N, C) when both are). dtype float (taken
+    as is, nominally -1..1) or signed integer PCM (scaled by 2**(bits-1)).
+
+    Channels are averaged to mono, and any rate is converted to 16 kHz with a windowed-sinc
+    polyphase resampler (see `resample`).
+
+    Raises InputFileNotFoundError (missing file), FFmpegNotFoundError (a format that needs
+    ffmpeg, which is missing), AudioError (unreadable, empty, NaN/inf) and AudioTooShortError
+    (shorter than one 40 ms video frame, i.e. 640 samples at 16 kHz, after resampling).
+    """
+    if isinstance(source, np.ndarray):
+        if sample_rate is None:
+            raise ValueError("sample_rate is required when audio is given as an array")
+        name = "the audio array"
+        mono = _to_mono(_as_float(source, name), name)
+        rate = sample_rate
+    else:
+        if sample_rate is not None:
+            raise ValueError("sample_rate is only for arrays; an audio file states its own rate")
+        path = Path(source)
+        name = str(path)
+        mono, rate = _read_file(path)
+    if mono.size == 0:
+        raise AudioError(f"{name} contains no samples")
+    if not np.isfinite(mono).all():
+        raise AudioError(f"{name} contains NaN or infinite values")
+    audio = resample(mono, rate, SAMPLE_RATE)
+    if audio.size < SAMPLES_PER_FRAME:
+        raise AudioTooShortError(
+            f"{name} is {1000 * audio.size / SAMPLE_RATE:.1f} ms long; at least "
+            f"{1000 * SAMPLES_PER_FRAME // SAMPLE_RATE} ms (one {FPS} fps video frame) is needed"
+        )
+    return audio
+
+
+def num_frames(audio: np.ndarray) -> int:
+    """Number of 25 fps video frames for 16 kHz `audio` of shape (N,): floor(N / 640).
+
+    A trailing partial frame (< 40 ms) is dropped, so the video never outlasts the speech;
+    `VideoWriter` trims the audio track to frames / fps accordingly. Raises
+    AudioTooShortError when N < 640 (no whole frame); `load_audio` already rules that out.
+    """
+    length = len(audio)
+    if length < SAMPLES_PER_FRAME:
+        raise AudioTooShortError(
+            f"audio is {1000 * length / SAMPLE_RATE:.1f} ms long; at least 40 ms "
+            f"({SAMPLES_PER_FRAME} samples at {SAMPLE_RATE} Hz) is needed for one video frame"
+        )
+    return length // SAMPLES_PER_FRAME
+
+
+def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Resample a 1-D signal from `rate_in` to `rate_out` Hz; returns float32 of shape (M,).
+
+    Band-limited interpolation with a Kaiser-windowed sinc evaluated polyphase over the
+    reduced ratio up/down = rate_out/rate_in. The low-pass cutoff sits at 94 % of the lower
+    of the two Nyquist frequencies, so downsampling does not alias and upsampling does not
+    image. Output sample m is at input time m * rate_in / rate_out (no delay), and
+    M = ceil(N * rate_out / rate_in). Each phase's taps are normalised to sum to 1 so a
+    constant signal stays exactly constant.
+    """
+    rate_in, rate_out = _check_rate(rate_in), _check_rate(rate_out)
+    x = np.asarray(x, dtype=np.float32)
+    if rate_in == rate_out or x.size == 0:
+        return x
+    g = math.gcd(rate_in, rate_out)
+    up, down = rate_out // g, rate_in // g
+    n_out = -(-x.size * up // down)
+    table, half = _polyphase_table(up, down)
+    taps = table.shape[1]
+    # Zero-pad so every output has a full window; xp[i + half] = x[i].
+    xp = np.zeros(x.size + taps, dtype=np.float32)
+    xp[half : half + x.size] = x
+    windows = np.lib.stride_tricks.sliding_window_view(xp, taps)
+    y = np.empty(n_out, dtype=np.float32)
+    # Output n reads input around q0 = n*down // up with phase r = n*down % up. Both repeat
+    # with period `up` in n, so each residue class n0 + m*up is one strided matrix-vector
+    # product: windows start every `down` input samples and share one row of taps.
+    for n0 in range(min(up, n_out)):
+        phase, q0 = (n0 * down) % up, (n0 * down) // up
+        count = -(-(n_out - n0) // up)
+        weights = table[phase]
+        for start in range(0, count, _BLOCK):
+            stop = min(count, start + _BLOCK)
+            block = windows[q0 + start * down : q0 + (stop - 1) * down + 1 : down]
+            y[n0 + start * up : n0 + stop * up : up] = block @ weights
+    return y
+
+
+def _polyphase_table(up: int, down: int) -> tuple[np.ndarray, int]:
+    """Filter taps per phase, shape (up, 2*half + 1), float32, ordered to match the
+    ascending input windows xp[q0 : q0 + 2*half + 1] (i.e. input q0 - half ... q0 + half)."""
+    # Cutoff in cycles per sample of the conceptual up-sampled (rate_in * up) signal.
+    cutoff = _ROLLOFF * 0.5 / max(up, down)
+    span = _ZERO_CROSSINGS / (2 * cutoff)  # filter half-length in up-sampled samples
+    half = int(math.ceil(span / up)) + 1
+    offsets = np.arange(-half, half + 1)
+    # Input sample q0 + j sits at up-sampled time t = r - j*up from the output sample.
+    t = np.arange(up)[:, None] - offsets[None, :] * up
+    window = np.where(np.abs(t) <= span, np.i0(_KAISER_BETA * np.sqrt(np.clip(1 - (t / span) ** 2, 0, 1))), 0.0)
+    table = np.sinc(2 * cutoff * t) * window
+    table /= table.sum(axis=1, keepdims=True)
+    return table.astype(np.float32), half
+
+
+def _check_rate(rate) -> int:
+    if isinstance(rate, (bool, np.bool_)) or not float(rate).is_integer() or rate <= 0:
+        raise ValueError(f"sample rate must be a positive whole number of Hz, got {rate!r}")
+    return int(rate)
+
+
+def _as_float(samples: np.ndarray, name: str) -> np.ndarray:
+    if np.issubdtype(samples.dtype, np.floating):
+        return samples.astype(np.float32, copy=False)
+    if np.issubdtype(samples.dtype, np.signedinteger):
+        scale = float(2 ** (8 * samples.dtype.itemsize - 1))
+        return (samples / scale).astype(np.float32)
+    raise AudioError(f"{name} has dtype {samples.dtype}; expected float or signed integer PCM")
+
+
+def _to_mono(samples: np.ndarray, name: str) -> np.ndarray:
+    """(N,), (N, C) or (C, N) with C ≤ 8 -> (N,) channel mean."""
+    if samples.ndim == 1:
+        return samples
+    if samples.ndim == 2:
+        rows, cols = samples.shape
+        if cols <= _MAX_CHANNELS and (cols <= rows or rows > _MAX_CHANNELS):
+            return samples.mean(axis=1, dtype=np.float32)
+        if rows <= _MAX_CHANNELS:
+            return samples.mean(axis=0, dtype=np.float32)
+    raise AudioError(
+        f"{name} has shape {samples.shape}; expected (N,), (N, C) or (C, N) with at most "
+        f"{_MAX_CHANNELS} channels"
+    )
+
+
+def _read_file(path: Path) -> tuple[np.ndarray, int]:
+    """Decode an audio file to (mono float32 samples, sample rate)."""
+    if not path.exists():
+        raise InputFileNotFoundError(f"Audio file not found: {path}")
+    if not path.is_file():
+        raise AudioError(f"{path} is not a file. Pass the path of an audio file ({_FORMATS_TEXT}).")
+    if path.suffix.lower().lstrip(".") not in FFMPEG_FORMATS:
+        try:
+            samples, rate = sf.read(path, dtype="float32", always_2d=True)
+        except sf.LibsndfileError as soundfile_error:
+            # Not something libsndfile understands; ffmpeg may still decode it.
+            try:
+                return _decode_with_ffmpeg(path), SAMPLE_RATE
+            except FFmpegNotFoundError as missing:
+                raise AudioError(
+                    f"Cannot read {path} as audio ({soundfile_error}). Supported formats: "
+                    f"{_FORMATS_TEXT}; ffmpeg is not available: {missing}"
+                ) from soundfile_error
+        return samples.mean(axis=1, dtype=np.float32), rate
+    return _decode_with_ffmpeg(path), SAMPLE_RATE
+
+
+def _decode_with_ffmpeg(path: Path) -> np.ndarray:
+    """Decode the first audio stream of `path` to float32 mono 16 kHz via an ffmpeg pipe.
+
+    ffmpeg resamples to 16 kHz but keeps the channels: its own `-ac 1` downmix weights
+    stereo channels by 1/sqrt(2) each, so it would come out 3 dB louder than the channel mean
+    used for every other input. A WAV stream (rather than bare f32le) carries the channel count.
+    """
+    command = [
+        ffmpeg_executable(), "-nostdin", "-hide_banner", "-loglevel", "error",
+        "-i", str(path), "-map", "0:a:0",
+        "-ar", str(SAMPLE_RATE), "-acodec", "pcm_f32le", "-f", "wav", "pipe:1",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True)
+    if result.returncode != 0:
+        raise AudioError(
+            f"Cannot read {path} as audio. Supported formats: {_FORMATS_TEXT}. "
+            f"ffmpeg said:\n{stderr_tail(result.stderr)}"
+        )
+    return _wav_stream_to_mono(result.stdout, path)
+
+
+def _wav_stream_to_mono(data: bytes, path: Path) -> np.ndarray:
+    """Channel mean of a float32 WAV as ffmpeg streams it (size fields unset, so the data
+    chunk is taken to run to the end of the stream)."""
+    channels = 0
+    pos = 12  # after "RIFF" <size> "WAVE"
+    while pos + 8 <= len(data):
+        kind, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+        if kind == b"fmt ":
+            channels = int.from_bytes(data[pos + 10 : pos + 12], "little")
+        elif kind == b"data":
+            if channels < 1:
+                break
+            payload = data[pos + 8 :]
+            usable = len(payload) // (4 * channels) * 4 * channels
+            samples = np.frombuffer(payload[:usable], dtype="<f4").reshape(-1, channels)
+            return samples.mean(axis=1, dtype=np.float32)
+        pos += 8 + size + (size & 1)
+    raise AudioError(f"Cannot read {path} as audio: ffmpeg produced no usable audio stream")

@@ -1,0 +1,97 @@
+"""MotionBasis: the fitted model behind the motion codes (a bundle component).
+
+Holds the canonical mean shape, the region masks, the expression and lip PCA bases, the
+blink directions and the corpus statistics of every code. Saved as `config.json` +
+`motion.safetensors` (fp32: these are geometry, not network weights, and tiny).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BundleError
+from .layout import CodeLayout
+
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "motion.safetensors"
+
+
+@dataclass
+class MotionBasis:
+    mean_shape: np.ndarray        # 478×3 canonical mean face (outer eye corners 1 apart)
+    stable: np.ndarray            # 478 bool: points used to measure head pose
+    lip_region: np.ndarray        # 478 bool
+    expression_region: np.ndarray  # 478 bool
+    eye_region: np.ndarray        # 478 bool
+    expression_basis: np.ndarray  # E×478×3: one code unit of each component (zero off-region)
+    lip_basis: np.ndarray         # L×478×3
+    blink_basis: np.ndarray       # 2×478×3: eyelid motion per unit of closed opening (left, right)
+    code_mean: np.ndarray         # D: corpus mean of each code
+    code_std: np.ndarray          # D: corpus std of each code
+    info: dict                    # provenance: clips, frames, identities, sources
+
+    @property
+    def layout(self) -> CodeLayout:
+        return CodeLayout(num_expression=len(self.expression_basis), num_lip=len(self.lip_basis))
+
+    def save(self, folder: str | Path) -> Path:
+        from safetensors.numpy import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        tensors = {name: np.ascontiguousarray(getattr(self, name), dtype=np.float32)
+                   for name in _ARRAYS}
+        config = {"component": "motion", "format_version": FORMAT_VERSION,
+                  "code_names": list(self.layout.names), "num_expression": self.layout.num_expression,
+                  "num_lip": self.layout.num_lip, "weights": WEIGHTS_FILE, "info": self.info}
+        _atomic_write(folder / WEIGHTS_FILE, lambda p: save_file(tensors, str(p)))
+        _atomic_write(folder / "config.json",
+                      lambda p: p.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8"))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "MotionBasis":
+        from safetensors.numpy import load_file
+
+        folder = Path(folder)
+        config_path, weights_path = folder / "config.json", folder / WEIGHTS_FILE
+        for path in (config_path, weights_path):
+            if not path.is_file():
+                raise BundleError(f"motion component file {path} is missing: rebuild it with "
+                                  "`talkinghead fit-motion` or reinstall the bundle.")
+        try:
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BundleError(f"{config_path} is not valid JSON ({exc}): the file is corrupt.") from exc
+        if config.get("format_version") != FORMAT_VERSION:
+            raise BundleError(f"{config_path} has format_version {config.get('format_version')}, this "
+                              f"talkinghead reads {FORMAT_VERSION}: upgrade talkinghead or refit the basis.")
+        try:
+            arrays = load_file(str(weights_path))
+        except Exception as exc:  # safetensors raises its own error types
+            raise BundleError(f"{weights_path} is not a readable safetensors file ({exc}): "
+                              "the file is corrupt.") from exc
+        missing = [name for name in _ARRAYS if name not in arrays]
+        if missing:
+            raise BundleError(f"{weights_path} lacks tensors {missing}: the file is corrupt.")
+        masks = {"stable", "lip_region", "expression_region", "eye_region"}
+        fields = {name: (arrays[name] > 0.5 if name in masks else arrays[name].astype(np.float64))
+                  for name in _ARRAYS}
+        return cls(**fields, info=config.get("info", {}))
+
+
+_ARRAYS = ("mean_shape", "stable", "lip_region", "expression_region", "eye_region",
+           "expression_basis", "lip_basis", "blink_basis", "code_mean", "code_std")
+
+
+def _atomic_write(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
