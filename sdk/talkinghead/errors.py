@@ -43,6 +43,10 @@ class FFmpegNotFoundError(TalkingHeadError, RuntimeError):
     """The ffmpeg executable is needed (mp3/m4a/mp4 input, mp4 output) and is missing."""
 
 
+class VideoEncodeError(TalkingHeadError, RuntimeError):
+    """ffmpeg failed while encoding; the message carries the end of its stderr."""
+
+
 class ModelsNotFetchedError(TalkingHeadError, RuntimeError):
     """The face models are not in the cache; `talkinghead fetch-models` puts them there."""
 

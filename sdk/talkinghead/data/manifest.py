@@ -1,7 +1,9 @@
 """Clip corpora: a folder of `<id>.mp4` (+ `<id>.flac`/`.wav` speech) and a MANIFEST.tsv.
 
-MANIFEST.tsv columns used: id, identity, split, duration_s, has_audio, licence, source_repo.
-A folder without a manifest is read as one train clip per mp4, identity = file name.
+MANIFEST.tsv columns used: id, identity, split, has_audio, licence, source_repo.
+A folder without a manifest is read as one train clip per mp4, identity = file name, licence
+unknown (so not shippable). Weights that ship in the default bundle are trained only on
+rows whose licence allows redistribution (`Clip.shippable`).
 """
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from pathlib import Path
 from ..errors import InputFileNotFoundError
 
 AUDIO_SUFFIXES = (".flac", ".wav", ".ogg")
+# Licences under which weights trained on a clip may ship in the default bundle.
+SHIPPABLE_LICENCES = ("CC BY", "CC0", "public domain")
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,14 @@ class Clip:
     split: str
     licence: str = "unknown"
     source: str = ""
+
+    @property
+    def shippable(self) -> bool:
+        return is_shippable(self.licence)
+
+
+def is_shippable(licence: str) -> bool:
+    return licence.startswith(SHIPPABLE_LICENCES)
 
 
 def read_clips(folder: str | Path) -> list[Clip]:

@@ -31,15 +31,21 @@ from ..face import topology as topo
 from ..media.audio import load_audio
 from ..media.video import read_video
 from . import tracks
-from .manifest import Clip, read_clips
+from .manifest import Clip, is_shippable, read_clips
 
 FPS = 25
 MIN_VALID_FRACTION = 0.5  # clips with fewer face frames do not enter the motion basis
 
 
 def prepare_data(data: str | Path, out: str | Path, basis: str | Path | None = None,
-                 workers: int | None = None, limit: int | None = None, progress: bool = True) -> dict:
-    """Run all three stages; returns the summary (also written to `out/summary.json`)."""
+                 all_licences: bool = False, workers: int | None = None, limit: int | None = None,
+                 progress: bool = True) -> dict:
+    """Run all three stages; returns the summary (also written to `out/summary.json`).
+
+    basis: an existing motion component to code against (e.g. a bundle's `motion/`); by
+    default one is fitted on the train rows whose licence lets the weights ship, or on all
+    train rows with `all_licences`.
+    """
     out = Path(out)
     (out / "clips").mkdir(parents=True, exist_ok=True)
     clips = read_clips(data)[:limit]
@@ -51,7 +57,7 @@ def prepare_data(data: str | Path, out: str | Path, basis: str | Path | None = N
     if basis is not None:
         motion_basis = motion.MotionBasis.load(basis)
     else:
-        motion_basis = fit_corpus_basis(out, [c for c in analysed if c.split == "train"])
+        motion_basis = fit_corpus_basis(out, all_licences)
         motion_basis.save(out / "motion")
     for clip in tqdm(analysed, desc="codes", disable=not progress):
         try:
@@ -147,16 +153,23 @@ def _remember_size(frames, sink: list):
         yield frame
 
 
-def fit_corpus_basis(out: Path, train: list[Clip]) -> motion.MotionBasis:
-    sequences, identities = [], []
-    for clip in train:
-        data = np.load(out / "clips" / f"{clip.id}.npz")
-        if data["valid"].mean() >= MIN_VALID_FRACTION:
+def fit_corpus_basis(cache: str | Path, all_licences: bool = False) -> motion.MotionBasis:
+    """Motion basis from a prepared cache's train clips (shippable licences unless all_licences)."""
+    sequences, identities, used = [], [], []
+    for path in sorted(Path(cache, "clips").glob("*.npz")):
+        data = np.load(path)
+        meta = json.loads(str(data["meta"]))
+        wanted = meta["split"] == "train" and (all_licences or is_shippable(meta["licence"]))
+        if wanted and data["valid"].mean() >= MIN_VALID_FRACTION:
             sequences.append(data["mesh"][data["valid"]].astype(np.float64))
-            identities.append(clip.identity)
+            identities.append(meta["identity"])
+            used.append(meta)
     if not sequences:
-        raise ValueError("no train clip with a tracked face: cannot fit the motion basis.")
-    info = {"fitted_on": "train rows", "clips": [c.id for c in train], "fps": FPS}
+        raise ValueError(f"no usable train clip in {cache}: cannot fit the motion basis "
+                         "(run prepare-data first; pass all_licences to use research-only rows).")
+    info = {"fitted_on": "train rows" + ("" if all_licences else " with shippable licences"),
+            "licences": sorted({m["licence"] for m in used}), "sources": sorted({m["source"] for m in used}),
+            "clips": [m["id"] for m in used], "fps": FPS}
     return motion.fit_basis(sequences, identities, info=info)
 
 

@@ -87,10 +87,11 @@ class FaceAnalyzer:
                                        f"{len(detections)} face(s): pick 0..{len(detections) - 1}.")
             chosen = detections[face_index]
         else:
-            chosen = max(detections, key=lambda d: d.size)
+            index = int(np.argmax([d.size for d in detections]))
+            chosen = detections[index]
             if len(detections) > 1:
                 warnings.warn(f"{len(detections)} faces found; using the largest (index "
-                              f"{detections.index(chosen)} left to right). Pass face_index to choose.",
+                              f"{index} left to right). Pass face_index to choose.",
                               MultipleFacesWarning, stacklevel=2)
         size = chosen.size / scale
         if size < self.min_face_size:

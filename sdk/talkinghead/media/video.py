@@ -18,13 +18,9 @@ import cv2
 import numpy as np
 import soundfile as sf
 
-from ..errors import AudioError, InputFileNotFoundError, TalkingHeadError
+from ..errors import AudioError, InputFileNotFoundError, VideoEncodeError
 from .audio import FPS, SAMPLE_RATE
 from .ffmpeg import ffmpeg_executable, stderr_tail
-
-
-class VideoEncodeError(TalkingHeadError, RuntimeError):
-    """ffmpeg failed while encoding; the message carries the end of its stderr."""
 
 
 @dataclass(frozen=True)
@@ -145,11 +141,12 @@ class VideoWriter:
         """Append one frame: a uint8 array of shape (height, width, 3), RGB."""
         if self._proc is None:
             raise RuntimeError("VideoWriter is not open; use it in a `with` block")
-        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.shape != (self.height, self.width, 3):
+        expected = (self.height, self.width, 3)
+        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.shape != expected:
             shape = getattr(frame, "shape", None)
             dtype = getattr(frame, "dtype", type(frame).__name__)
             raise ValueError(
-                f"frame must be a uint8 RGB array of shape ({self.height}, {self.width}, 3), "
+                f"frame must be a uint8 RGB array of shape {expected}, "
                 f"got shape {shape} dtype {dtype}"
             )
         try:
@@ -213,7 +210,8 @@ class VideoWriter:
         if self._wav_path is not None:
             # apad makes the audio endless; -shortest then ends it with the video, which
             # trims long audio and pads short audio with silence in one go.
-            command += ["-map", "1:a:0", "-af", "apad", "-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-shortest"]
+            command += ["-map", "1:a:0", "-af", "apad", "-shortest"]
+            command += ["-c:a", "aac", "-b:a", "128k", "-ar", "48000"]
         command += ["-movflags", "+faststart", "-f", "mp4", str(self._tmp_path)]
         return command
 

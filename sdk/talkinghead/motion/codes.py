@@ -54,9 +54,13 @@ def estimate_neutral(meshes: np.ndarray, basis: MotionBasis) -> Neutral:
     gap = mouth_opening(canon)
     closed = gap <= np.quantile(gap, _CLOSED_MOUTH_QUANTILE)
     shape[basis.lip_region] = canon[closed][:, basis.lip_region].mean(axis=0)
-    rotation = euler_to_matrix(np.median(matrix_to_euler(rot), axis=0))
-    return Neutral(shape=shape, scale=float(np.median(s)), rotation=rotation,
-                   translation=np.median(t, axis=0))
+    scale, rotation = float(np.median(s)), euler_to_matrix(np.median(matrix_to_euler(rot), axis=0))
+    translation = np.median(t, axis=0)
+    # Re-express the shape in its own canonical pose, so that canonicalising the neutral gives
+    # the identity transform and compose → fit returns the codes exactly.
+    (sn,), (rn,), (tn,) = fit_similarity(basis.mean_shape, shape[None], basis.stable.astype(np.float64))
+    return Neutral(shape=(shape - tn) @ rn / sn, scale=scale * sn, rotation=rotation @ rn,
+                   translation=translation + scale * rotation @ tn)
 
 
 def fit(meshes: np.ndarray, basis: MotionBasis, neutral: Neutral | None = None) -> tuple[np.ndarray, Neutral]:

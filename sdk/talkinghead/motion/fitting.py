@@ -70,11 +70,14 @@ def fit_basis(sequences: list[np.ndarray], identities: list[str], layout: CodeLa
         closing.append(eye_openings(neutral.shape[None]) - eye_openings(canon))    # T×2
     deltas, closing = np.concatenate(deltas), np.concatenate(closing)
 
-    basis.expression_basis = _pca(deltas, basis.expression_region, layout.num_expression)
+    # stable points carry the pose: letting expressions move them would feed back into it
+    basis.expression_basis = _pca(deltas, basis.expression_region & ~basis.stable, layout.num_expression)
     basis.lip_basis = _pca(deltas, basis.lip_region, layout.num_lip)
-    for eye, contour in enumerate((topo.LEFT_EYE, topo.RIGHT_EYE)):
+    for eye, (contour, corners) in enumerate(((topo.LEFT_EYE, topo.LEFT_EYE_CORNERS),
+                                              (topo.RIGHT_EYE, topo.RIGHT_EYE_CORNERS))):
+        lids = [k for k in contour if k not in corners]  # corners stay put: gaze is measured from them
         a = closing[:, eye]
-        basis.blink_basis[eye, list(contour)] = np.einsum("t,tkd->kd", a, deltas[:, list(contour)]) / (a @ a)
+        basis.blink_basis[eye, lids] = np.einsum("t,tkd->kd", a, deltas[:, lids]) / (a @ a)
 
     codes = np.concatenate([fit(seq[idx], basis)[0] for seq, idx in zip(sequences, picks) if len(idx)])
     basis.code_mean, basis.code_std = codes.mean(axis=0), codes.std(axis=0) + 1e-8
