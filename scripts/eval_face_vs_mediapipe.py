@@ -15,8 +15,13 @@ a face:
   mesh_vs_plain    our 468 mesh points vs refine_landmarks=False (same face_landmark.tflite)
   mesh_vs_refined  our 468 mesh points vs refine_landmarks=True (attention model)
   iris_vs_refined  our 10 iris points (468-477) vs refine_landmarks=True
+  iris_centres     our 2 iris centres (468, 473) vs refine_landmarks=True
   lids_vs_refined  our 32 eyelid contour points vs refine_landmarks=True
   lids_vs_plain    the same vs refine_landmarks=False
+and, for scale, mediapipe against itself: mp_mesh_plain_vs_refined, mp_lids_plain_vs_refined.
+Our .tflite files are byte-identical to mediapipe 0.10.21's, so mesh_vs_plain measures only
+pipeline differences (crop regions, borders, eye crops, runtime); the refine_landmarks=True
+reference is a different model (face_landmark_with_attention), not our iris_landmark.tflite.
 Writes benchmarks/results/face_vs_mediapipe.json and prints a table.
 """
 from __future__ import annotations
@@ -44,13 +49,18 @@ CLIPS = ("hdtf_katiehill_01", "dfrf_macron_01", "liveportrait_d10_01", "mead_w04
 LIDS = list(topo.RIGHT_EYE + topo.LEFT_EYE)
 IRIS = list(topo.RIGHT_IRIS + topo.LEFT_IRIS)
 SWAPPED_IRIS = list(topo.LEFT_IRIS + topo.RIGHT_IRIS)
-# (name, reference pass, our point indices, reference point indices)
+MP_RING_ORDER = [468, 469, 470, 471, 472, 473, 476, 475, 474, 477]
+MESH = list(range(topo.NUM_MESH))
+# (name, compared landmarks, reference pass, point indices in both)
 COMPARISONS = (
-    ("mesh_vs_plain", "plain", list(range(topo.NUM_MESH)), list(range(topo.NUM_MESH))),
-    ("mesh_vs_refined", "refined", list(range(topo.NUM_MESH)), list(range(topo.NUM_MESH))),
-    ("iris_vs_refined", "refined", IRIS, IRIS),
-    ("lids_vs_refined", "refined", LIDS, LIDS),
-    ("lids_vs_plain", "plain", LIDS, LIDS),
+    ("mesh_vs_plain", "ours", "plain", MESH),
+    ("mesh_vs_refined", "ours", "refined", MESH),
+    ("iris_vs_refined", "ours", "refined", IRIS),
+    ("iris_centres", "ours", "refined", [468, 473]),
+    ("lids_vs_refined", "ours", "refined", LIDS),
+    ("lids_vs_plain", "ours", "plain", LIDS),
+    ("mp_mesh_plain_vs_refined", "plain", "refined", MESH),
+    ("mp_lids_plain_vs_refined", "plain", "refined", LIDS),
 )
 
 
@@ -63,15 +73,26 @@ def val_clips() -> set[str]:
         return {row["id"] for row in csv.DictReader(f, delimiter="\t") if row["split"] == "val"}
 
 
-def point_errors(ours: np.ndarray, ref: np.ndarray, our_idx, ref_idx) -> np.ndarray:
-    """F×K errors in % of the reference inter-ocular distance (frames where both have a face)."""
+def point_errors(marks: np.ndarray, ref: np.ndarray, idx, ref_idx=None) -> np.ndarray:
+    """F×K distances in % of the reference inter-ocular distance."""
+    ref_idx = idx if ref_idx is None else ref_idx
     iod = topo.inter_ocular(ref)[:, None]
-    return 100 * np.linalg.norm(ours[:, our_idx, :2] - ref[:, ref_idx, :2], axis=-1) / iod
+    return 100 * np.linalg.norm(marks[:, idx, :2] - ref[:, ref_idx, :2], axis=-1) / iod
 
 
 def summary(errors: np.ndarray) -> dict:
     e = errors.ravel()
     return {"mean": float(e.mean()), "median": float(np.median(e)), "p95": float(np.percentile(e, 95))}
+
+
+def face_frame_offset(marks: np.ndarray, ref: np.ndarray, idx) -> list[float]:
+    """Mean signed offset marks - ref over idx, in % IOD, along (x, y) of the reference's
+    face frame: x along the 33->263 eye line (image right on an upright face), y down."""
+    d = ref[:, 263, :2] - ref[:, 33, :2]
+    iod = np.linalg.norm(d, axis=-1)
+    ex, ey = d / iod[:, None], np.stack([-d[:, 1], d[:, 0]], -1) / iod[:, None]
+    v = (marks[:, idx, :2] - ref[:, idx, :2]).mean(1)
+    return [round(float((100 * (v * e).sum(-1) / iod).mean()), 3) for e in (ex, ey)]
 
 
 def eye_opening(mesh: np.ndarray) -> np.ndarray:
@@ -82,21 +103,23 @@ def eye_opening(mesh: np.ndarray) -> np.ndarray:
 
 
 def diagnostics(ours: np.ndarray, plain: np.ndarray, refined: np.ndarray) -> dict:
-    """Signs of systematic errors: offsets, swapped irises, eyelid opening bias."""
-    iod_p = topo.inter_ocular(plain)[:, None]
-    offset = 100 * (ours[:, :topo.NUM_MESH, :2] - plain[:, :, :2]) / iod_p[..., None]
-    per_point = point_errors(ours, plain, range(topo.NUM_MESH), range(topo.NUM_MESH)).mean(0)
-    worst = np.argsort(-per_point)[:5]
-    iris_ring = point_errors(ours, refined, IRIS, IRIS).mean(0)
+    """Signs of systematic errors: offsets, swapped irises or iris points, eyelid bias."""
+    per_point = point_errors(ours, plain, MESH).mean(0)
     open_ours, open_ref = eye_opening(ours), eye_opening(refined)
+    non_lid = [i for i in MESH if i not in LIDS]
     return {
-        "mesh_mean_offset_vs_plain_xy_pct": offset.mean((0, 1)).round(3).tolist(),
-        "worst_mesh_points_vs_plain": {int(i): round(float(per_point[i]), 3) for i in worst},
-        "iris_centre_error_pct": float(point_errors(ours, refined, [468, 473], [468, 473]).mean()),
-        "iris_centre_error_if_left_right_swapped_pct":
-            float(point_errors(ours, refined, [468, 473], [473, 468]).mean()),
-        "iris_error_per_point_pct": iris_ring.round(3).tolist(),
-        "iris_error_if_swapped_pct": float(point_errors(ours, refined, IRIS, SWAPPED_IRIS).mean()),
+        "mesh_non_eyelid_offset_vs_plain_xy": face_frame_offset(ours, plain, non_lid),
+        "mesh_non_eyelid_error_vs_plain": float(per_point[non_lid].mean()),
+        "worst_mesh_points_vs_plain": {int(i): round(float(per_point[i]), 2) for i in np.argsort(-per_point)[:5]},
+        "eyelid_offset_vs_refined_xy": {"right": face_frame_offset(ours, refined, list(topo.RIGHT_EYE)),
+                                        "left": face_frame_offset(ours, refined, list(topo.LEFT_EYE))},
+        "eyelid_error_vs_refined": {"right": float(point_errors(ours, refined, list(topo.RIGHT_EYE)).mean()),
+                                    "left": float(point_errors(ours, refined, list(topo.LEFT_EYE)).mean())},
+        "iris_centre_offset_vs_refined_xy": {"right": face_frame_offset(ours, refined, [468]),
+                                             "left": face_frame_offset(ours, refined, [473])},
+        "iris_error_per_point_468_477": point_errors(ours, refined, IRIS).mean(0).round(2).tolist(),
+        "iris_error_if_eyes_swapped": float(point_errors(ours, refined, IRIS, SWAPPED_IRIS).mean()),
+        "iris_error_if_474_476_swapped": float(point_errors(ours, refined, IRIS, MP_RING_ORDER).mean()),
         "eye_opening_pct_iod": {"ours": float(open_ours.mean()), "refined": float(open_ref.mean()),
                                 "plain": float(eye_opening(plain).mean()),
                                 "corr_ours_refined": float(np.corrcoef(open_ours, open_ref)[0, 1])},
@@ -137,9 +160,9 @@ def main() -> None:
                "faces_found": {"ours": int(found[0].sum()), "plain": int(found[1].sum()),
                                "refined": int(found[2].sum())}}
         if both.any():
-            for name, which, our_idx, ref_idx in COMPARISONS:
-                e = point_errors(ours[both], {"plain": plain, "refined": refined}[which][both],
-                                 our_idx, ref_idx)
+            marks = {"ours": ours[both], "plain": plain[both], "refined": refined[both]}
+            for name, source, which, idx in COMPARISONS:
+                e = point_errors(marks[source], marks[which], idx)
                 row[name] = summary(e)
                 pooled[name].append(e.ravel())
             row["diagnostics"] = diagnostics(ours[both], plain[both], refined[both])
@@ -158,13 +181,16 @@ def main() -> None:
     args.out.write_text(json.dumps(result, indent=2) + "\n")
 
     names = [name for name, *_ in COMPARISONS]
-    print(f"{'clip':26s} {'size':>8s} {'n':>4s} " + " ".join(f"{n:>16s}" for n in names))
-    print(f"{'':26s} {'':8s} {'':4s} " + " ".join(f"{'mean / median':>16s}" for _ in names))
-    for clip, row in list(per_clip.items()) + [("OVERALL", {**overall, "size": "", "compared": sum(
-            r["compared"] for r in per_clip.values())})]:
-        cells = [f"{row[n]['mean']:7.2f} / {row[n]['median']:5.2f}" if n in row else f"{'-':>16s}"
-                 for n in names]
-        print(f"{clip:26s} {row['size']:>8s} {row['compared']:4d} " + " ".join(f"{c:>16s}" for c in cells))
+    widths = [max(len(n), 11) for n in names]
+    print("mean/median error, % of inter-ocular distance; n = frames compared, found = faces ours/mediapipe")
+    print(f"{'clip':24s} {'size':>7s} {'n':>4s} {'found':>7s}  " + " ".join(n.rjust(w) for n, w in zip(names, widths)))
+    rows = list(per_clip.items()) + [("OVERALL", {**overall, "size": "", "faces_found": None,
+                                                  "compared": sum(r["compared"] for r in per_clip.values())})]
+    for clip, row in rows:
+        found = row["faces_found"] and f"{row['faces_found']['ours']}/{row['faces_found']['plain']}" or ""
+        cells = [(f"{row[n]['mean']:5.2f}/{row[n]['median']:5.2f}" if n in row else "-").rjust(w)
+                 for n, w in zip(names, widths)]
+        print(f"{clip:24s} {row['size']:>7s} {row['compared']:4d} {found:>7s}  " + " ".join(cells))
     print(json.dumps(overall["diagnostics"], indent=1))
     print(f"wrote {args.out}")
 

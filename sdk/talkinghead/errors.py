@@ -59,5 +59,9 @@ class BundleError(TalkingHeadError, ValueError):
     """A bundle or bundle component is missing a file, corrupt, or of an unknown version."""
 
 
+class DataError(TalkingHeadError, ValueError):
+    """A clip corpus or prepared cache lacks what a command needs (e.g. no usable train clip)."""
+
+
 class MotionFitError(TalkingHeadError, ValueError):
     """Meshes given to the motion fit have the wrong shape or are not finite."""

@@ -10,6 +10,8 @@ from functools import lru_cache
 
 import numpy as np
 
+# Bump when the features change: prepare-data then recomputes them in existing caches.
+FEATURES_VERSION = 2
 SAMPLE_RATE = 16000
 HOP = 160           # 10 ms
 WINDOW = 400        # 25 ms
@@ -59,8 +61,9 @@ def energy_db(audio: np.ndarray, num_frames: int) -> np.ndarray:
 def pitch_hz(audio: np.ndarray, num_frames: int, voicing: float = 0.5) -> np.ndarray:
     """num_frames fundamental frequency per video frame (Hz; 0 where unvoiced or silent).
 
-    Normalised autocorrelation over an 80 ms window centred on each frame; the best lag in
-    the 60–400 Hz range counts as voiced when its correlation exceeds `voicing`.
+    Normalised autocorrelation over an 80 ms window centred on each frame; the period is the
+    shortest strong peak in the 60–400 Hz lag range, voiced when its correlation exceeds
+    `voicing` and the frame is above -45 dBFS.
     """
     min_lag, max_lag = int(SAMPLE_RATE / F0_RANGE[1]), int(SAMPLE_RATE / F0_RANGE[0])
     win = 2 * FRAME
@@ -77,9 +80,20 @@ def pitch_hz(audio: np.ndarray, num_frames: int, voicing: float = 0.5) -> np.nda
     energy_lag = csum[:, lags + win] - csum[:, lags]
     nccf = corr / np.sqrt(np.maximum(energy0[:, None] * energy_lag, 1e-12))
     band = nccf[:, min_lag:max_lag + 1]
-    best = band.argmax(axis=1)
-    voiced = (band[np.arange(num_frames), best] > voicing) & (energy_db(audio, num_frames) > -45)
-    return np.where(voiced, SAMPLE_RATE / (best + min_lag), 0.0).astype(np.float32)
+    # The shortest lag that is a local peak close to the best one: multiples of the period
+    # correlate almost as well and would give half or a third of the pitch.
+    peak = np.zeros_like(band, dtype=bool)
+    peak[:, 1:-1] = (band[:, 1:-1] >= band[:, :-2]) & (band[:, 1:-1] >= band[:, 2:])
+    strong = peak & (band >= 0.9 * band.max(axis=1, keepdims=True))
+    best = np.where(strong.any(axis=1), strong.argmax(axis=1), band.argmax(axis=1))
+    rows = np.arange(num_frames)
+    # parabolic interpolation between neighbouring lags for sub-sample precision
+    left, mid, right = (band[rows, np.clip(best + d, 0, band.shape[1] - 1)] for d in (-1, 0, 1))
+    denom = left - 2 * mid + right
+    shift = np.where(np.abs(denom) > 1e-9, 0.5 * (left - right) / np.where(denom == 0, 1, denom), 0.0)
+    lag = np.clip(best + min_lag + np.clip(shift, -0.5, 0.5), min_lag, max_lag)
+    voiced = (mid > voicing) & (energy_db(audio, num_frames) > -45)
+    return np.where(voiced, SAMPLE_RATE / lag, 0.0).astype(np.float32)
 
 
 def _fit_length(audio: np.ndarray, n: int) -> np.ndarray:

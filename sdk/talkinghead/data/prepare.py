@@ -2,7 +2,8 @@
 
 Stages (each resumable):
 1. analyse: face mesh on every frame (tracked), gaps ≤ 5 frames filled, light smoothing;
-   audio features at 25 fps. One `clips/<id>.npz` per clip, skipped when it exists.
+   audio features at 25 fps. One `clips/<id>.npz` per clip, skipped when it exists (only
+   its audio features are recomputed when the feature code has changed since).
 2. motion basis: fitted on the train rows (or taken from `basis=`), saved to `motion/`.
 3. codes: every clip's codes against that basis, written into its .npz.
 A clip that fails is reported in `summary.json` and skipped; it never stops the run.
@@ -10,6 +11,7 @@ A clip that fails is reported in `summary.json` and skipped; it never stops the 
 Per-clip .npz arrays (T video frames at 25 fps):
   mesh T×478×3 f32 (pixels), valid T bool, score T f32,
   mel (4T)×80 f32 (log10 power), energy T f32 (dBFS), pitch T f32 (Hz, 0 unvoiced),
+  features_version (of talkinghead.audio.features),
   codes T×D f32 (NaN where not valid), neutral_shape 478×3, neutral_pose (scale, R 3×3, t 3),
   meta: JSON string (id, identity, split, licence, source, has_audio, fps, width, height).
 """
@@ -26,6 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import motion
+from ..errors import DataError
 from ..audio import features
 from ..face import topology as topo
 from ..media.audio import load_audio
@@ -52,6 +55,8 @@ def prepare_data(data: str | Path, out: str | Path, basis: str | Path | None = N
     started = time.perf_counter()
     failures = _analyse_all(clips, out, workers or os.cpu_count() or 1, progress)
     analysed = [c for c in clips if (out / "clips" / f"{c.id}.npz").is_file()]
+    for clip in analysed:
+        refresh_audio_features(clip, out / "clips" / f"{clip.id}.npz")
     analyse_seconds = time.perf_counter() - started
 
     if basis is not None:
@@ -137,13 +142,28 @@ def analyse_clip(clip: Clip, target: Path) -> None:
     mesh, valid = tracks.fill_gaps(mesh, valid)
     mesh = tracks.smooth(mesh, valid)
 
-    num_frames = len(mesh)
-    audio = load_audio(clip.audio) if clip.audio else np.zeros(num_frames * 640, np.float32)
     meta = {**{k: str(v) for k, v in asdict(clip).items()}, "has_audio": clip.audio is not None,
             "fps": FPS, "width": size[1], "height": size[0]}
     _save_npz(target, mesh=mesh.astype(np.float32), valid=valid, score=np.float32(scores),
-              mel=features.log_mel(audio, num_frames), energy=features.energy_db(audio, num_frames),
-              pitch=features.pitch_hz(audio, num_frames), meta=np.array(json.dumps(meta)))
+              meta=np.array(json.dumps(meta)), **audio_features(clip, len(mesh)))
+
+
+def audio_features(clip: Clip, num_frames: int) -> dict[str, np.ndarray]:
+    """mel, energy, pitch for the clip's speech (silence when it has none), T video frames."""
+    audio = load_audio(clip.audio) if clip.audio else np.zeros(num_frames * 640, np.float32)
+    return {"mel": features.log_mel(audio, num_frames), "energy": features.energy_db(audio, num_frames),
+            "pitch": features.pitch_hz(audio, num_frames),
+            "features_version": np.array(features.FEATURES_VERSION)}
+
+
+def refresh_audio_features(clip: Clip, path: Path) -> bool:
+    """Recompute a prepared clip's audio features if they predate the current feature code."""
+    data = dict(np.load(path))
+    if int(data.get("features_version", 0)) == features.FEATURES_VERSION:
+        return False
+    data.update(audio_features(clip, len(data["valid"])))
+    _save_npz(path, **data)
+    return True
 
 
 def _remember_size(frames, sink: list):
@@ -165,7 +185,7 @@ def fit_corpus_basis(cache: str | Path, all_licences: bool = False) -> motion.Mo
             identities.append(meta["identity"])
             used.append(meta)
     if not sequences:
-        raise ValueError(f"no usable train clip in {cache}: cannot fit the motion basis "
+        raise DataError(f"no usable train clip in {cache}: cannot fit the motion basis "
                          "(run prepare-data first; pass all_licences to use research-only rows).")
     info = {"fitted_on": "train rows" + ("" if all_licences else " with shippable licences"),
             "licences": sorted({m["licence"] for m in used}), "sources": sorted({m["source"] for m in used}),

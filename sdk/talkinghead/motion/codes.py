@@ -132,9 +132,13 @@ def mouth_opening(canon: np.ndarray) -> np.ndarray:
 
 
 def _project(delta: np.ndarray, components: np.ndarray) -> np.ndarray:
-    """Least-squares coefficients of delta (T×K×3) on orthogonal components (C×K×3)."""
+    """Least-squares coefficients of delta (T×K×3) on components (C×K×3).
+
+    Solved through the C×C Gram matrix: the stored components are orthogonal only to
+    float32 precision.
+    """
     flat = components.reshape(len(components), -1)
-    return delta.reshape(len(delta), -1) @ flat.T / np.maximum((flat * flat).sum(axis=1), 1e-12)
+    return np.linalg.solve(flat @ flat.T, flat @ delta.reshape(len(delta), -1).T).T
 
 
 def _check_meshes(meshes) -> np.ndarray:

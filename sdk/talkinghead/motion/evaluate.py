@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError
 from ..face import topology as topo
 from .basis import MotionBasis
 from .codes import compose, fit
@@ -42,7 +43,7 @@ def evaluate_codes(cache: str | Path, basis: MotionBasis, split: str = "val") ->
         per_clip[meta["id"]] = reconstruction_error(meshes, basis)
         frames[meta["id"]] = len(meshes)
     if not per_clip:
-        raise ValueError(f"no prepared clip of split {split!r} in {cache}.")
+        raise DataError(f"no prepared clip of split {split!r} in {cache}.")
     weights = np.array([frames[c] for c in per_clip], dtype=np.float64)
     keys = next(iter(per_clip.values())).keys()
     overall = {k: float(np.average([per_clip[c][k] for c in per_clip], weights=weights)) for k in keys}

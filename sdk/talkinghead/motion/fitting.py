@@ -3,7 +3,8 @@
 1. Generalised Procrustes: the mean shape of all sampled frames, aligned on stable points.
 2. Each clip gets its own neutral; deviations from it are pooled across clips.
 3. PCA (uncentred: code 0 is the neutral) of the upper-face and of the mouth/jaw deviations,
-   scaled so that each code has unit variance on the corpus.
+   scaled so that each code has unit root-mean-square on the corpus (codes are not centred,
+   so a code whose corpus mean is not 0, such as the mouth opening, has a std below 1).
 4. Blink directions: least-squares eyelid motion per unit of closed eye opening.
 Frames are capped per identity so that a speaker with many clips (GRID s1) does not
 dominate the basis.
@@ -103,7 +104,7 @@ def _sample_frames(sequences, identities, cap, rng) -> list[np.ndarray]:
 
 
 def _pca(deltas: np.ndarray, region: np.ndarray, k: int) -> np.ndarray:
-    """k×478×3 components of region deviations; each scaled by its std so codes are unit variance."""
+    """k×478×3 components of region deviations, each scaled so its code has unit RMS."""
     x = deltas[:, region].reshape(len(deltas), -1)
     cov = x.T @ x / len(x)
     eigval, eigvec = np.linalg.eigh(cov)

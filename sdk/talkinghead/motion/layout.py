@@ -3,8 +3,8 @@
     pose (6)        yaw, pitch, roll (radians, relative to the speaker's reference pose),
                     tx, ty (inter-ocular units), log_scale
     eyes (4)        blink_left, blink_right (0 open … 1 closed), gaze_x, gaze_y (iris offset / eye width)
-    expression (E)  PCA of the upper face (brows, cheeks, nose), unit variance on the corpus
-    lip (L)         PCA of the mouth and jaw, unit variance on the corpus
+    expression (E)  PCA of the upper face (brows, cheeks, nose), unit RMS on the corpus
+    lip (L)         PCA of the mouth and jaw, unit RMS on the corpus
 
 pose + eyes + expression are the non-lip codes the prior samples; lip is what the lip model
 predicts. "left"/"right" are the subject's.

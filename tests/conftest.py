@@ -1,0 +1,52 @@
+"""Shared fixtures: one FaceAnalyzer per session, the example portrait, the bundled motion basis.
+
+The face models must have been fetched (`talkinghead fetch-models`, which the README's test
+command runs first); a missing model is a real failure, never a skip. Only tests that need
+the read-only corpus in the repository's sibling `shared/data` skip when it is absent.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from talkinghead import bundle
+from talkinghead.face import FaceAnalyzer
+from talkinghead.media.image import load_image
+from talkinghead.motion import MotionBasis
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+EXAMPLE_PORTRAIT = Path(__file__).resolve().parents[1] / "sdk" / "talkinghead" / "examples" / "portrait.png"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "portraits").is_dir() or not (SHARED_DATA / "clips").is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def analyzer() -> FaceAnalyzer:
+    return FaceAnalyzer()
+
+
+@pytest.fixture(scope="session")
+def example_image() -> np.ndarray:
+    image = load_image(EXAMPLE_PORTRAIT)
+    assert image.shape == (512, 512, 3) and image.dtype == np.uint8
+    return image
+
+
+@pytest.fixture(scope="session")
+def example_face(analyzer, example_image):
+    """The analysed example portrait (read-only: copy the mesh before changing it)."""
+    face = analyzer.analyze(example_image)
+    face.mesh.setflags(write=False)
+    return face
+
+
+@pytest.fixture(scope="session")
+def basis() -> MotionBasis:
+    return MotionBasis.load(bundle.component_dir("motion"))
