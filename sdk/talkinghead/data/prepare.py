@@ -2,8 +2,9 @@
 
 Stages (each resumable):
 1. analyse: face mesh on every frame (tracked), gaps ≤ 5 frames filled, light smoothing;
-   audio features at 25 fps. One `clips/<id>.npz` per clip, skipped when it exists (only
-   its audio features are recomputed when the feature code has changed since).
+   audio features at 25 fps. One `clips/<id>.npz` per clip, skipped when it exists and
+   was made by the current analyzer (only its audio features are recomputed when the
+   feature code has changed since).
 2. motion basis: fitted on the train rows (or taken from `basis=`), saved to `motion/`.
 3. codes: every clip's codes against that basis, written into its .npz.
 A clip that fails is reported in `summary.json` and skipped; it never stops the run.
@@ -11,7 +12,7 @@ A clip that fails is reported in `summary.json` and skipped; it never stops the 
 Per-clip .npz arrays (T video frames at 25 fps):
   mesh T×478×3 f32 (pixels), valid T bool, score T f32,
   mel (4T)×80 f32 (log10 power), energy T f32 (dBFS), pitch T f32 (Hz, 0 unvoiced),
-  features_version (of talkinghead.audio.features),
+  features_version (of talkinghead.audio.features), analyzer_version (of the FaceAnalyzer),
   codes T×D f32 (NaN where not valid), neutral_shape 478×3, neutral_pose (scale, R 3×3, t 3),
   meta: JSON string (id, identity, split, licence, source, has_audio, fps, width, height).
 """
@@ -31,6 +32,7 @@ from .. import motion
 from ..errors import DataError
 from ..audio import features
 from ..face import topology as topo
+from ..face.analyzer import ANALYZER_VERSION
 from ..media.audio import load_audio
 from ..media.video import read_video
 from . import tracks
@@ -84,7 +86,7 @@ def prepare_data(data: str | Path, out: str | Path, basis: str | Path | None = N
 
 
 def _analyse_all(clips: list[Clip], out: Path, workers: int, progress: bool) -> dict[str, str]:
-    todo = [c for c in clips if not (out / "clips" / f"{c.id}.npz").is_file()]
+    todo = [c for c in clips if not _analysis_is_current(out / "clips" / f"{c.id}.npz")]
     failures: dict[str, str] = {}
     bar = tqdm(total=len(clips), initial=len(clips) - len(todo), desc="analyse", unit="clip",
                disable=not progress)
@@ -98,6 +100,14 @@ def _analyse_all(clips: list[Clip], out: Path, workers: int, progress: bool) -> 
                 _record(fut.result(), failures, bar)
     bar.close()
     return failures
+
+
+def _analysis_is_current(path: Path) -> bool:
+    """True when the clip was analysed by the current face analyzer."""
+    if not path.is_file():
+        return False
+    with np.load(path) as data:
+        return int(data.get("analyzer_version", 0)) == ANALYZER_VERSION
 
 
 def _record(result, failures, bar):
@@ -145,7 +155,8 @@ def analyse_clip(clip: Clip, target: Path) -> None:
     meta = {**{k: str(v) for k, v in asdict(clip).items()}, "has_audio": clip.audio is not None,
             "fps": FPS, "width": size[1], "height": size[0]}
     _save_npz(target, mesh=mesh.astype(np.float32), valid=valid, score=np.float32(scores),
-              meta=np.array(json.dumps(meta)), **audio_features(clip, len(mesh)))
+              meta=np.array(json.dumps(meta)), analyzer_version=np.array(ANALYZER_VERSION),
+              **audio_features(clip, len(mesh)))
 
 
 def audio_features(clip: Clip, num_frames: int) -> dict[str, np.ndarray]:

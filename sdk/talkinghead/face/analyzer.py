@@ -22,6 +22,8 @@ from .landmarks import IrisModel, MeshModel
 from .roi import Roi, roi_from_points
 
 FACE_ROI_SCALE = 1.5  # crop side / face extent, as the mesh model was trained
+# Bump when the landmarks change for the same input: prepared caches are then re-analysed.
+ANALYZER_VERSION = 2
 
 
 @dataclass
@@ -129,7 +131,7 @@ class FaceAnalyzer:
         mesh, presence = self.mesh_model(image, roi)
         if presence < self.presence_threshold:
             return None
-        full = self.iris_model.refine(image, mesh, roi.angle)
+        full = self.iris_model.refine(image, mesh)
         return Face(mesh=full.astype(np.float32), roi=roi, score=float(min(score, presence)))
 
 

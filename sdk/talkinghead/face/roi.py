@@ -28,11 +28,16 @@ class Roi:
                          [-k * s, k * c, -k * (-s * cx + c * cy) + n / 2]], dtype=np.float64)
 
     def crop(self, image: np.ndarray, n: int, flip: bool = False) -> np.ndarray:
-        """The region resampled to n×n (uint8 RGB in, same out); `flip` mirrors it left-right."""
+        """The region resampled to n×n (uint8 RGB in, same out); `flip` mirrors it left-right.
+
+        Follows MediaPipe's conventions, which the models were trained with: pixels outside
+        the image repeat the border, and a mirrored crop is the crop flipped pixel for pixel
+        (column j <- n-1-j) while outputs are un-mirrored with x -> n - x.
+        """
         m = self.crop_matrix(n)
         if flip:
-            m = np.array([[-1, 0, n], [0, 1, 0]], dtype=np.float64) @ np.vstack([m, [0, 0, 1]])
-        return cv2.warpAffine(image, m, (n, n), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            m = np.array([[-1, 0, n - 1], [0, 1, 0]], dtype=np.float64) @ np.vstack([m, [0, 0, 1]])
+        return cv2.warpAffine(image, m, (n, n), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
     def to_image(self, points: np.ndarray, n: int, flip: bool = False) -> np.ndarray:
         """Map K×3 (x, y, z) crop-pixel points back to image pixels; z is scaled like x."""
@@ -63,17 +68,12 @@ class Roi:
 def roi_from_points(points: np.ndarray, left: int, right: int, scale: float) -> Roi:
     """Square ROI around `points` (K×2+), rotated so points[left]→points[right] is horizontal.
 
-    The box is the points' extent measured in the rotated frame, enlarged by `scale`
-    (MediaPipe uses 1.5 for faces) and made square on its long side.
+    As MediaPipe does: the centre and size come from the points' axis-aligned bounding box,
+    enlarged by `scale` (1.5 for faces) and made square on its long side.
     """
     p = np.asarray(points, dtype=np.float64)[:, :2]
     d = p[right] - p[left]
-    angle = float(np.arctan2(d[1], d[0]))
-    c, s = np.cos(angle), np.sin(angle)
-    rot = np.array([[c, s], [-s, c]])  # image -> rotated frame
-    q = p @ rot.T
-    lo, hi = q.min(axis=0), q.max(axis=0)
-    mid = (lo + hi) / 2
-    center = mid @ rot  # back to image coordinates
-    size = float(max(hi - lo) * scale)
-    return Roi((float(center[0]), float(center[1])), size, angle)
+    lo, hi = p.min(axis=0), p.max(axis=0)
+    centre = (lo + hi) / 2
+    return Roi((float(centre[0]), float(centre[1])), float(max(hi - lo) * scale),
+               float(np.arctan2(d[1], d[0])))
