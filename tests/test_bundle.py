@@ -43,12 +43,14 @@ def test_write_manifest_then_verify(bundle_copy):
     (bundle_copy / bundle.MANIFEST).unlink()
     with pytest.raises(BundleError, match=r"bundle\.json is missing: .* is not a talkinghead bundle"):
         bundle.verify(bundle_copy)
-    target = bundle.write_manifest(bundle_copy, notes="test")
+    target = bundle.write_manifest(bundle_copy)
     assert target == bundle_copy / bundle.MANIFEST
     assert not list(bundle_copy.glob(".*.tmp"))
     manifest = bundle.verify(bundle_copy)
-    assert manifest["notes"] == "test"
     assert manifest["components"] == embedded["components"]
+    # provenance comes from the component's own config
+    assert manifest["data"]["motion"]["licences"] == ["CC BY 4.0"]
+    assert manifest["data"]["motion"]["fitted_on"].startswith("train rows")
     for name, entry in manifest["components"]["motion"].items():
         assert entry["size"] == (bundle_copy / "motion" / name).stat().st_size
     assert bundle.component_dir("motion", bundle_copy) == bundle_copy / "motion"

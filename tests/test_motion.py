@@ -6,7 +6,6 @@ import copy
 import csv
 import itertools
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

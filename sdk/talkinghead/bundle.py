@@ -7,13 +7,13 @@ at fault; nothing in a bundle is ever executed or unpickled.
 from __future__ import annotations
 
 import json
-import os
 from importlib import resources
 from pathlib import Path
 
 from . import __version__
 from .errors import BundleError
 from .face.models import MODEL_FILES, sha256_of
+from .fileio import atomic_write
 
 FORMAT_VERSION = 1
 MANIFEST = "bundle.json"
@@ -24,22 +24,25 @@ def default_bundle_dir() -> Path:
     return Path(str(resources.files("talkinghead") / "bundles" / "default"))
 
 
-def write_manifest(folder: str | Path, **extra) -> Path:
-    """(Re)write `bundle.json` for the component folders found in `folder`."""
+def write_manifest(folder: str | Path) -> Path:
+    """(Re)write `bundle.json` for the component folders found in `folder`.
+
+    Each component's data provenance (its config's `info`: what it was fitted on, the
+    licences and sources of that data) is copied into the manifest's `data` section.
+    """
     folder = Path(folder)
-    components = {}
+    components, data = {}, {}
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and (p / "config.json").is_file()):
         components[sub.name] = {f.name: {"size": f.stat().st_size, "sha256": sha256_of(f)}
                                 for f in sorted(sub.iterdir()) if f.is_file()}
+        info = json.loads((sub / "config.json").read_text(encoding="utf-8")).get("info", {})
+        data[sub.name] = {k: info[k] for k in ("fitted_on", "licences", "sources") if k in info}
     manifest = {"format_version": FORMAT_VERSION, "sdk_version": __version__, "fps": 25,
                 "sample_rate": 16000, "backend": "torch", "precision": "fp32",
                 "face_models": {name: digest for name, (_, digest) in MODEL_FILES.items()},
-                "components": components, **extra}
-    target = folder / MANIFEST
-    tmp = target.with_name(f".{MANIFEST}.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
-    return target
+                "components": components, "data": data}
+    return atomic_write(folder / MANIFEST,
+                        lambda p: p.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8"))
 
 
 def verify(folder: str | Path) -> dict:

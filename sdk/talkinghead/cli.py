@@ -54,6 +54,14 @@ def _fit_motion(args) -> None:
           f"{basis.info['identities']} identities) written to {args.out}")
 
 
+def _write_manifest(args) -> None:
+    from .bundle import verify, write_manifest
+
+    path = write_manifest(args.bundle)
+    components = verify(args.bundle)["components"]
+    print(f"wrote {path} ({', '.join(components)})")
+
+
 def _plot_motion(args) -> None:
     from .media.image import save_image
     from .motion.plot import motion_figure
@@ -116,13 +124,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all-licences", action="store_true", help="use research-only train rows too")
     p.set_defaults(run=_fit_motion)
 
+    p = sub.add_parser("write-manifest", help="(re)write a bundle's bundle.json: file hashes and data provenance")
+    p.add_argument("bundle", help="bundle folder holding one sub-folder per component")
+    p.set_defaults(run=_write_manifest)
+
     p = sub.add_parser("plot-motion", help="plot a prepared clip's codes with its audio envelope")
     p.add_argument("clip", help="<cache>/clips/<id>.npz")
     p.add_argument("--out", required=True, help="png to write")
     p.set_defaults(run=_plot_motion)
 
+    p = sub.add_parser("train", help="train a model component")
+    train = p.add_subparsers(dest="what", required=True, metavar="COMPONENT")
     p = sub.add_parser("eval", help="evaluations")
     ev = p.add_subparsers(dest="what", required=True, metavar="WHAT")
+    for register in _command_modules():
+        register(sub, train, ev)
     e = ev.add_parser("codes", help="fit → compose reconstruction error of the motion codes")
     e.add_argument("--data", required=True, help="cache written by prepare-data")
     e.add_argument("--basis", help="motion component (default: <data>/motion)")
@@ -135,6 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out", help="folder for the pictures")
     p.set_defaults(run=_demo)
     return parser
+
+
+def _command_modules():
+    """`register(commands, train, eval)` functions of the parts that add commands."""
+    from .render import commands as render
+    from .training import commands as training
+
+    return [training.register, render.register]
 
 
 def main(argv: list[str] | None = None) -> int:

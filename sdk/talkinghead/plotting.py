@@ -14,10 +14,11 @@ _MARGIN_LEFT, _MARGIN_RIGHT, _TITLE = 70, 20, 22
 
 
 def line_panels(panels: list[tuple[str, dict[str, np.ndarray]]], seconds: np.ndarray,
-                width: int = 1400, panel_height: int = 170) -> np.ndarray:
+                width: int = 1400, panel_height: int = 170, unit: str = "s") -> np.ndarray:
     """panels: (title, {label: values over time}) -> RGB uint8 image of stacked plots.
 
-    seconds: T time stamps shared by every series (NaN values leave gaps).
+    seconds: T positions on the shared x axis (time stamps, or steps with unit=""); NaN
+    values leave gaps.
     """
     rows = [_panel(title, series, seconds, width, panel_height) for title, series in panels]
     axis = np.full((30, width, 3), 255, np.uint8)
@@ -26,7 +27,7 @@ def line_panels(panels: list[tuple[str, dict[str, np.ndarray]]], seconds: np.nda
     step = max(1, int(round(span / 10)))
     for s in np.arange(np.ceil(seconds[0]), seconds[-1] + 1e-9, step):
         x = int(x0 + (s - seconds[0]) / span * (x1 - x0))
-        cv2.putText(axis, f"{s:g}s", (x - 10, 20), _FONT, 0.45, (60, 60, 60), 1, cv2.LINE_AA)
+        cv2.putText(axis, f"{s:g}{unit}", (x - 10, 20), _FONT, 0.45, (60, 60, 60), 1, cv2.LINE_AA)
     return np.concatenate(rows + [axis])
 
 

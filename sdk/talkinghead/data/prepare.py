@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from .. import motion
 from ..errors import DataError
+from ..fileio import atomic_write
 from ..audio import features
 from ..face import topology as topo
 from ..face.analyzer import ANALYZER_VERSION
@@ -226,9 +227,7 @@ def load_neutral(data) -> motion.Neutral:
 
 
 def _save_npz(path: Path, **arrays) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.savez would append .npz to a name
+            np.savez(f, **arrays)
+    atomic_write(path, write)

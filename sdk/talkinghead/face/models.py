@@ -8,7 +8,6 @@ pinned sha256 and stores it in `paths.models_dir()`. Nothing downloads at genera
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import ModelFetchError, ModelsNotFetchedError
+from ..fileio import atomic_write
 
 MEDIAPIPE_WHEEL = "mediapipe==0.10.21"
 
@@ -107,6 +107,4 @@ def _extract_checked(archive: zipfile.ZipFile, member: str, digest: str, target:
     if actual != digest:
         raise ModelFetchError(f"{member} has sha256 {actual}, expected {digest}; "
                               f"the wheel is not the pinned {MEDIAPIPE_WHEEL}.")
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
+    atomic_write(target, lambda p: p.write_bytes(data))

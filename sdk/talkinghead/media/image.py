@@ -7,7 +7,6 @@ that form (channel order, bit depth, alpha, EXIF orientation).
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 from typing import Union
 
@@ -15,6 +14,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputFileNotFoundError, NotAnImageError
+from ..fileio import atomic_write
 
 ImageSource = Union[str, os.PathLike, np.ndarray]
 
@@ -116,16 +116,7 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray) -> None:
     ok, encoded = cv2.imencode("." + extension, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise ValueError(f"OpenCV could not encode the image as {extension} for {path}")
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        # os.open with 0o666 lets the umask decide permissions, as for a plain open().
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        with os.fdopen(fd, "wb") as f:
-            f.write(encoded.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda p: p.write_bytes(encoded.tobytes()))
 
 
 def _normalise(image: np.ndarray, name: str) -> np.ndarray:

@@ -7,13 +7,13 @@ blink directions and the corpus statistics of every code. Saved as `config.json`
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import BundleError
+from ..fileio import atomic_write
 from .layout import CodeLayout
 
 FORMAT_VERSION = 1
@@ -48,8 +48,8 @@ class MotionBasis:
         config = {"component": "motion", "format_version": FORMAT_VERSION,
                   "code_names": list(self.layout.names), "num_expression": self.layout.num_expression,
                   "num_lip": self.layout.num_lip, "weights": WEIGHTS_FILE, "info": self.info}
-        _atomic_write(folder / WEIGHTS_FILE, lambda p: save_file(tensors, str(p)))
-        _atomic_write(folder / "config.json",
+        atomic_write(folder / WEIGHTS_FILE, lambda p: save_file(tensors, str(p)))
+        atomic_write(folder / "config.json",
                       lambda p: p.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8"))
         return folder
 
@@ -86,12 +86,3 @@ class MotionBasis:
 
 _ARRAYS = ("mean_shape", "stable", "lip_region", "expression_region", "eye_region",
            "expression_basis", "lip_basis", "blink_basis", "code_mean", "code_std")
-
-
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

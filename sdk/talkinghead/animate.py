@@ -1,0 +1,65 @@
+"""Audio -> motion codes for every frame: lips from the lip model, the rest sampled.
+
+`MotionModels` loads the audio encoder, lip model and motion prior(s) from a folder holding
+`audio/`, `lip/`, `prior/` (and optionally `ar/`) components — a bundle or a training run.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .audio.encoder import AudioEncoder
+from .component import load_module
+from .errors import AudioError
+from .lip.model import LipModel
+from .motion.layout import CodeLayout
+from .prior.ar import ARPrior
+from .prior.model import MotionPrior
+from .prior.sampling import SamplingOptions, sample_motion
+
+PRIORS = ("diffusion", "ar")
+
+
+@dataclass
+class MotionModels:
+    encoder: AudioEncoder
+    lip: LipModel
+    prior: MotionPrior
+    ar: ARPrior | None = None
+    layout: CodeLayout = CodeLayout()
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "MotionModels":
+        folder = Path(folder)
+        ar = load_module(ARPrior, folder / "ar") if (folder / "ar").is_dir() else None
+        return cls(load_module(AudioEncoder, folder / "audio"), load_module(LipModel, folder / "lip"),
+                   load_module(MotionPrior, folder / "prior"), ar)
+
+    @torch.no_grad()
+    def audio_condition(self, features: np.ndarray) -> torch.Tensor:
+        """T×323 frame features (audio.frontend) -> T×C."""
+        if features.ndim != 2 or len(features) == 0:
+            raise AudioError(f"audio features must be T×{self.encoder.config['in_dim']} with T ≥ 1, "
+                             f"got shape {features.shape}: the audio is shorter than one frame.")
+        if not np.isfinite(features).all():
+            raise AudioError("audio features contain NaN or inf: the audio itself is not finite.")
+        return self.encoder(torch.from_numpy(features)[None])[0]
+
+    @torch.no_grad()
+    def codes(self, features: np.ndarray, seeds: list[int], options: SamplingOptions = SamplingOptions(),
+              prior: str = "diffusion") -> np.ndarray:
+        """len(seeds)×T×28 codes: lip codes predicted, non-lip codes sampled per seed."""
+        if prior not in PRIORS or (prior == "ar" and self.ar is None):
+            raise ValueError(f"prior {prior!r} is not available; choose from "
+                             f"{[p for p in PRIORS if p != 'ar' or self.ar is not None]}")
+        cond = self.audio_condition(features)
+        lips = self.lip(cond[None])[0]                                          # T×L
+        if prior == "diffusion":
+            non_lip = sample_motion(self.prior, cond, seeds, options)          # K×T×18
+        else:
+            non_lip = self.ar.sample(cond, seeds, options.temperature)
+        out = torch.cat([non_lip, lips.expand(len(seeds), -1, -1)], dim=-1)
+        return out.numpy()

@@ -1,0 +1,36 @@
+"""Statistics of code sequences that people notice: blinks, head-motion speed."""
+from __future__ import annotations
+
+import numpy as np
+
+from .layout import CodeLayout
+
+BLINK_ON, BLINK_OFF = 0.35, 0.2  # hysteresis on the mean of both eyes' blink codes
+FPS = 25
+
+
+def blink_events(codes: np.ndarray, layout: CodeLayout = CodeLayout()) -> list[tuple[int, int]]:
+    """(start, stop) frame ranges where both eyes close. codes: T×D (NaN frames count as open)."""
+    eyes = np.nan_to_num(codes[:, layout.eyes][:, :2].mean(axis=1), nan=0.0)
+    events, start = [], None
+    for t, v in enumerate(eyes):
+        if start is None and v > BLINK_ON:
+            start = t
+        elif start is not None and v < BLINK_OFF:
+            events.append((start, t))
+            start = None
+    if start is not None:
+        events.append((start, len(eyes)))
+    return events
+
+
+def blinks_per_minute(codes: np.ndarray, layout: CodeLayout = CodeLayout()) -> float:
+    return len(blink_events(codes, layout)) / max(len(codes) / FPS / 60.0, 1e-9)
+
+
+def pose_speed(codes: np.ndarray, layout: CodeLayout = CodeLayout()) -> float:
+    """Mean head-rotation change per frame (radians), over finite frame pairs."""
+    rot = codes[:, layout.pose][:, :3]
+    step = np.linalg.norm(np.diff(rot, axis=0), axis=1)
+    step = step[np.isfinite(step)]
+    return float(step.mean()) if step.size else 0.0

@@ -1,0 +1,41 @@
+"""MotionPrior: the denoiser plus the statistics that map raw codes to its standardised space."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .denoiser import NUM_STYLE, MotionDenoiser
+
+
+class MotionPrior(nn.Module):
+    def __init__(self, motion_dim: int = 18, audio_dim: int = 128, dim: int = 128, layers: int = 3,
+                 heads: int = 4, window: int = 100):
+        super().__init__()
+        self.config = dict(motion_dim=motion_dim, audio_dim=audio_dim, dim=dim, layers=layers,
+                           heads=heads, window=window)
+        self.denoiser = MotionDenoiser(motion_dim, audio_dim, dim, layers, heads, window)
+        self.register_buffer("code_mean", torch.zeros(motion_dim))
+        self.register_buffer("code_std", torch.ones(motion_dim))
+        # style = (log mean pose speed, blinks per minute), standardised; default = corpus median
+        self.register_buffer("style_mean", torch.zeros(NUM_STYLE))
+        self.register_buffer("style_std", torch.ones(NUM_STYLE))
+        self.register_buffer("default_style", torch.zeros(NUM_STYLE))
+
+    @property
+    def window(self) -> int:
+        return self.config["window"]
+
+    def normalize(self, codes: torch.Tensor) -> torch.Tensor:
+        return (codes - self.code_mean) / self.code_std
+
+    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.code_std + self.code_mean
+
+    def style_vector(self, motion_energy: float | None = None, blink_rate: float | None = None) -> torch.Tensor:
+        """Raw style (mean pose speed per frame, blinks per minute; None = corpus median) -> 2."""
+        raw = self.default_style.clone()
+        if motion_energy is not None:
+            raw[0] = torch.log(torch.tensor(max(motion_energy, 1e-6)))
+        if blink_rate is not None:
+            raw[1] = blink_rate
+        return (raw - self.style_mean) / self.style_std

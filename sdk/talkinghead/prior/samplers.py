@@ -1,0 +1,55 @@
+"""Samplers: short pure functions of (denoise, x, steps, ...).
+
+`denoise(x_t, t) -> x0` is any callable that predicts clean codes (classifier-free guidance
+and known frames are folded into it by the caller). Noise comes from the given generator, so
+a seed fixes the sample.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from .schedule import alpha_bar
+
+Denoise = Callable[[torch.Tensor, int], torch.Tensor]
+
+
+def ddim(denoise: Denoise, x: torch.Tensor, steps: list[int], eta: float = 0.0,
+         generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
+    """DDIM (Song et al. 2021, eq. 12): eta=0 is deterministic given the initial noise x."""
+    for i, t in enumerate(steps):                                     # 1. for each step, high -> low
+        x0 = denoise(x, t)                                            # 2. predict clean codes
+        if i == len(steps) - 1:
+            return x0
+        ab, ab_next = alpha_bar(torch.tensor(t)), alpha_bar(torch.tensor(steps[i + 1]))
+        eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()                  # 3. implied noise
+        sigma = eta * ((1 - ab_next) / (1 - ab) * (1 - ab / ab_next)).sqrt()
+        x = ab_next.sqrt() * x0 + (1 - ab_next - sigma ** 2).clamp(min=0).sqrt() * eps  # 4. step
+        if eta > 0:
+            x = x + sigma * temperature * torch.randn(x.shape, generator=generator, dtype=x.dtype)
+    return x
+
+
+def dpm_solver_pp(denoise: Denoise, x: torch.Tensor, steps: list[int]) -> torch.Tensor:
+    """DPM-Solver++(2M) (Lu et al. 2022), deterministic multistep solver in log-SNR time."""
+    def lam(t):  # half log-SNR
+        ab = alpha_bar(torch.tensor(t))
+        return 0.5 * torch.log(ab / (1 - ab))
+
+    previous = None
+    for i, t in enumerate(steps):
+        x0 = denoise(x, t)
+        if i == len(steps) - 1:
+            return x0
+        s = steps[i + 1]
+        ab_s, ab_t = alpha_bar(torch.tensor(s)), alpha_bar(torch.tensor(t))
+        h = lam(s) - lam(t)
+        d = x0
+        if previous is not None:
+            x0_prev, h_prev = previous
+            r = h_prev / h
+            d = (1 + 1 / (2 * r)) * x0 - 1 / (2 * r) * x0_prev
+        x = ((1 - ab_s) / (1 - ab_t)).sqrt() * x - ab_s.sqrt() * torch.expm1(-h) * d
+        previous = (x0, h)
+    return x

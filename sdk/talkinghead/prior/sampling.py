@@ -1,0 +1,93 @@
+"""Sample non-lip motion for audio of any length: windows chained through known frames.
+
+Window k+1 starts `overlap` frames before window k ends; those frames are given to the
+denoiser as known, so it continues the motion instead of starting afresh (no seams). The
+first window may start from given frames (e.g. the avatar's neutral pose, codes 0).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .model import MotionPrior
+from .samplers import ddim, dpm_solver_pp
+from .schedule import sampling_steps
+
+SAMPLERS = ("ddim", "dpm++")
+
+
+@dataclass
+class SamplingOptions:
+    steps: int = 10
+    guidance_scale: float = 1.5    # classifier-free guidance on audio (1 = off)
+    temperature: float = 1.0       # scales the initial noise
+    sampler: str = "ddim"
+    overlap: int = 25              # known frames carried from one window to the next
+    motion_energy: float | None = None  # style; None = corpus median
+    blink_rate: float | None = None     # blinks per minute; None = corpus median
+
+    def validate(self, window: int) -> None:
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler {self.sampler!r} is not one of {SAMPLERS}")
+        if self.steps < 1:
+            raise ValueError(f"steps must be ≥ 1, got {self.steps}")
+        if not 0 <= self.overlap < window:
+            raise ValueError(f"overlap must be in [0, {window}), got {self.overlap}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be ≥ 0, got {self.temperature}")
+
+
+@torch.no_grad()
+def sample_motion(prior: MotionPrior, audio: torch.Tensor, seeds: list[int],
+                  options: SamplingOptions = SamplingOptions(),
+                  start: torch.Tensor | None = None) -> torch.Tensor:
+    """Non-lip codes for every frame of `audio`.
+
+    audio: T×C audio condition (from AudioEncoder); seeds: one per sample;
+    start: K×D raw codes the first window continues (K < window), e.g. zeros = neutral.
+    Returns len(seeds)×T×D raw codes.
+    """
+    options.validate(prior.window)
+    num, total, dim = len(seeds), audio.shape[0], prior.config["motion_dim"]
+    generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
+    style = prior.style_vector(options.motion_energy, options.blink_rate).expand(num, -1)
+    out = torch.zeros(num, total, dim)
+    steps = sampling_steps(options.steps)
+    hop = prior.window - options.overlap
+    begin = 0
+    while True:
+        n = min(prior.window, total - begin)
+        known, mask = torch.zeros(num, n, dim), torch.zeros(num, n)
+        if begin > 0:
+            k = min(options.overlap, n)
+            known[:, :k], mask[:, :k] = out[:, begin:begin + k], 1
+        elif start is not None:
+            k = min(len(start), n)
+            known[:, :k], mask[:, :k] = prior.normalize(start[:k]), 1
+        cond = audio[begin:begin + n].expand(num, -1, -1)
+        noise = torch.stack([torch.randn(n, dim, generator=g) for g in generators]) * options.temperature
+        denoise = _guided(prior, cond, known, mask, style, options.guidance_scale)
+        if options.sampler == "ddim":
+            x0 = ddim(denoise, noise, steps)
+        else:
+            x0 = dpm_solver_pp(denoise, noise, steps)
+        out[:, begin:begin + n] = x0
+        if begin + n >= total:
+            break
+        begin += hop
+    return prior.denormalize(out)
+
+
+def _guided(prior, cond, known, mask, style, scale):
+    """denoise(x, t) with classifier-free guidance; conditional and null audio in one batch."""
+    def denoise(x: torch.Tensor, t: int) -> torch.Tensor:
+        steps = torch.full((x.shape[0],), t)
+        if scale == 1.0:
+            return prior.denoiser(x, steps, cond, known, mask, style)
+        both = prior.denoiser(torch.cat([x, x]), torch.cat([steps, steps]),
+                              torch.cat([cond, prior.denoiser.null_audio.expand_as(cond)]),
+                              torch.cat([known, known]), torch.cat([mask, mask]), torch.cat([style, style]))
+        with_audio, without = both.chunk(2)
+        return without + scale * (with_audio - without)
+    return denoise

@@ -1,0 +1,1 @@
+"""Training commands for the audio encoder, lip model and motion priors."""

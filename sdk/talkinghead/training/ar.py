@@ -1,0 +1,68 @@
+"""`talkinghead train ar`: the auto-regressive baseline, on the same windows as the prior.
+
+Teacher forcing: the GRU sees the true previous frame and the audio, and is scored by the
+Gaussian negative log-likelihood of the true next frame.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..audio.encoder import AudioEncoder
+from ..component import load_module, save_module
+from ..motion.layout import CodeLayout
+from ..prior.ar import ARPrior
+from .common import Run, cosine_lr
+from .data import WindowSampler, load_clips
+from .prior import AUDIO_DROP, WINDOW, encode_clips
+
+
+def train_ar(cache: str | Path, audio: str | Path, out: str | Path, steps: int = 6000, batch: int = 32,
+             lr: float = 1e-3, all_licences: bool = True, seed: int = 0, progress: bool = True) -> Path:
+    torch.manual_seed(seed)
+    layout = CodeLayout()
+    clips = load_clips(cache, "train", shippable_only=not all_licences)
+    sampler = WindowSampler(clips, WINDOW, seed)
+    encoder = load_module(AudioEncoder, audio)
+    conditions = encode_clips(encoder, clips)
+    model = ARPrior(motion_dim=layout.non_lip.stop, audio_dim=encoder.dim)
+    codes = np.concatenate([c.codes[c.valid][:, layout.non_lip] for c in clips])
+    model.code_mean.copy_(torch.from_numpy(codes.mean(0)))
+    model.code_std.copy_(torch.from_numpy(codes.std(0) + 1e-4))
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    run = Run(out)
+    run.resume({"ar": model}, optimizer)
+    bar = tqdm(total=steps, initial=run.step, desc="train ar", disable=not progress)
+    while run.step < steps:
+        model.train()
+        for group in optimizer.param_groups:
+            group["lr"] = cosine_lr(run.step, steps, lr)
+        _, raw, padding, has_audio, picks = sampler.batch(batch)
+        cond = sampler.gather(conditions, picks)
+        drop = (torch.rand(batch) < AUDIO_DROP) | ~torch.from_numpy(has_audio)
+        cond = cond.masked_fill(drop[:, None, None], 0.0)
+        x = model.normalize(torch.from_numpy(raw[..., layout.non_lip])).masked_fill(
+            torch.from_numpy(padding).unsqueeze(-1), 0.0)
+        previous = torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], dim=1)
+        mean, log_std, _ = model(previous, cond)
+        keep = (~torch.from_numpy(padding)).float().unsqueeze(-1)
+        nll = (0.5 * ((x - mean) / log_std.exp()) ** 2 + log_std) * keep
+        loss = nll.sum() / (keep.sum() * x.shape[-1])
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        run.step += 1
+        run.log(train=loss.item())
+        bar.update()
+        if run.step % 500 == 0 or run.step == steps:
+            run.save({"ar": model}, optimizer)
+    bar.close()
+    save_module(model, Path(out) / "ar", "ar",
+                info={"fitted_on": "train rows" + ("" if all_licences else " with shippable licences"),
+                      "steps": run.step, "clips": len(clips)})
+    return Path(out)

@@ -1,0 +1,66 @@
+"""CLI: `talkinghead train audio|lip|prior|ar` (registered by cli.py)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _common(p, steps: int) -> None:
+    p.add_argument("--data", required=True, help="cache written by prepare-data")
+    p.add_argument("--out", required=True, help="run folder: checkpoints, loss.png, and the component(s)")
+    p.add_argument("--steps", type=int, default=steps)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _audio(args) -> None:
+    from .lip import train_audio_lip
+
+    out = train_audio_lip(args.data, args.out, steps=args.steps, batch=args.batch,
+                          all_licences=args.all_licences, seed=args.seed)
+    print(f"audio encoder and lip model written to {out / 'audio'} and {out / 'lip'}")
+
+
+def _lip(args) -> None:
+    from .lip import train_audio_lip
+
+    out = train_audio_lip(args.data, args.out, steps=args.steps, batch=args.batch,
+                          all_licences=args.all_licences, freeze_encoder=Path(args.audio), seed=args.seed)
+    print(f"lip model written to {out / 'lip'} (encoder {args.audio} kept frozen)")
+
+
+def _prior(args) -> None:
+    from .prior import train_prior
+
+    out = train_prior(args.data, args.audio, args.out, steps=args.steps, batch=args.batch,
+                      all_licences=not args.shippable_only, seed=args.seed)
+    print(f"diffusion prior written to {out / 'prior'}")
+
+
+def _ar(args) -> None:
+    from .ar import train_ar
+
+    out = train_ar(args.data, args.audio, args.out, steps=args.steps, batch=args.batch,
+                   all_licences=not args.shippable_only, seed=args.seed)
+    print(f"auto-regressive baseline written to {out / 'ar'}")
+
+
+def register(commands, train, evaluate) -> None:
+    p = train.add_parser("audio", help="audio encoder + lip model, trained together on lip codes")
+    _common(p, 4000)
+    p.add_argument("--all-licences", action="store_true", help="use research-only train rows too")
+    p.set_defaults(run=_audio)
+
+    p = train.add_parser("lip", help="lip model only, on a frozen audio encoder")
+    _common(p, 2000)
+    p.add_argument("--audio", required=True, help="audio encoder component folder")
+    p.add_argument("--all-licences", action="store_true", help="use research-only train rows too")
+    p.set_defaults(run=_lip)
+
+    for name, run, text in (("prior", _prior, "the audio-to-visual diffusion prior over non-lip codes"),
+                            ("ar", _ar, "the auto-regressive baseline prior")):
+        p = train.add_parser(name, help=text)
+        _common(p, 6000)
+        p.add_argument("--audio", required=True, help="frozen audio encoder component folder")
+        p.add_argument("--shippable-only", action="store_true",
+                       help="only train rows whose licence lets weights ship (GRID: barely any head motion)")
+        p.set_defaults(run=run)

@@ -1,0 +1,69 @@
+"""What every training command shares: resumable checkpoints, logs, a loss-curve PNG."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..fileio import atomic_write
+from ..media.image import save_image
+from ..plotting import line_panels
+
+CHECKPOINT = "checkpoint.pt"
+
+
+class Run:
+    """A training run's folder: checkpoint (model + optimiser + step + history), log, curve."""
+
+    def __init__(self, out: str | Path):
+        self.out = Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.history: dict[str, list[tuple[int, float]]] = {}
+        self.step = 0
+
+    def resume(self, modules: dict[str, torch.nn.Module], optimizer: torch.optim.Optimizer) -> int:
+        """Load the last checkpoint if there is one; returns the step to continue from."""
+        path = self.out / CHECKPOINT
+        if path.is_file():
+            state = torch.load(path, weights_only=True)
+            for name, module in modules.items():
+                module.load_state_dict(state["modules"][name])
+            optimizer.load_state_dict(state["optimizer"])
+            self.step = int(state["step"])
+            self.history = {k: [tuple(p) for p in v] for k, v in json.loads(state["history"]).items()}
+        return self.step
+
+    def save(self, modules: dict[str, torch.nn.Module], optimizer: torch.optim.Optimizer) -> None:
+        state = {"modules": {k: m.state_dict() for k, m in modules.items()},
+                 "optimizer": optimizer.state_dict(), "step": self.step, "history": json.dumps(self.history)}
+        atomic_write(self.out / CHECKPOINT, lambda p: torch.save(state, p))
+        self.write_curve()
+
+    def log(self, **values: float) -> None:
+        for name, value in values.items():
+            self.history.setdefault(name, []).append((self.step, float(value)))
+
+    def write_curve(self) -> None:
+        """loss.png: every logged series against the step, smoothed over 20 points."""
+        if not self.history:
+            return
+        steps = np.array([s for s, _ in next(iter(self.history.values()))], dtype=np.float64)
+        series = {}
+        for name, points in self.history.items():
+            x = np.array([s for s, _ in points], dtype=np.float64)
+            y = np.array([v for _, v in points], dtype=np.float64)
+            k = min(20, len(y))
+            smooth = np.convolve(y, np.ones(k) / k, mode="valid") if k > 1 else y
+            series[name] = np.interp(steps, x[k - 1:], smooth) if len(x) > 1 else np.full(len(steps), y[0])
+        if len(steps) > 1:
+            save_image(self.out / "loss.png", line_panels([("loss (smoothed) vs step", series)],
+                                                          steps, panel_height=300, unit=""))
+        (self.out / "log.json").write_text(json.dumps(self.history) + "\n", encoding="utf-8")
+
+
+def cosine_lr(step: int, total: int, peak: float, warmup: int = 200) -> float:
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    return peak * 0.5 * (1 + np.cos(np.pi * min(1.0, (step - warmup) / max(total - warmup, 1))))

@@ -1,0 +1,96 @@
+"""Training data from a prepared cache: per-clip arrays and window sampling.
+
+Windows are drawn identity first (each identity equally likely), then clip (by length), then
+position. GRID s1 alone has 540 train clips of one barely moving speaker; drawing identities
+uniformly keeps pose and blink statistics from being those of one person.
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..audio.frontend import frame_features
+from ..data.manifest import is_shippable
+from ..errors import DataError
+
+
+@dataclass
+class ClipArrays:
+    id: str
+    identity: str
+    has_audio: bool
+    codes: np.ndarray     # T×D raw motion codes (finite where valid)
+    valid: np.ndarray     # T bool
+    features: np.ndarray  # T×323 audio features (silence when the clip has no audio)
+
+
+def load_clips(cache: str | Path, split: str = "train", shippable_only: bool = False,
+               need_audio: bool = False) -> list[ClipArrays]:
+    clips = []
+    for path in sorted(Path(cache, "clips").glob("*.npz")):
+        with np.load(path) as data:
+            meta = json.loads(str(data["meta"]))
+            if meta["split"] != split or (shippable_only and not is_shippable(meta["licence"])):
+                continue
+            if (need_audio and not meta["has_audio"]) or "codes" not in data:
+                continue
+            clips.append(ClipArrays(meta["id"], meta["identity"], bool(meta["has_audio"]),
+                                    data["codes"].astype(np.float32), data["valid"].copy(),
+                                    frame_features(data["mel"], data["energy"], data["pitch"])))
+    if not clips:
+        raise DataError(f"no {split} clips with motion codes in {cache}"
+                        + (" and a shippable licence" if shippable_only else "")
+                        + ": run `talkinghead prepare-data` first (or drop the licence filter).")
+    return clips
+
+
+class WindowSampler:
+    """Random windows of up to `length` consecutive valid frames."""
+
+    def __init__(self, clips: list[ClipArrays], length: int, seed: int = 0):
+        self.length = length
+        self.rng = np.random.default_rng(seed)
+        # every valid run of frames, grouped by identity
+        self.runs = defaultdict(list)
+        for c in clips:
+            edges = np.flatnonzero(np.diff(np.r_[0, c.valid.astype(np.int8), 0]))
+            for a, b in zip(edges[::2], edges[1::2]):
+                if b - a >= 8:
+                    self.runs[c.identity].append((c, a, b))
+        self.identities = sorted(self.runs)
+        if not self.identities:
+            raise DataError("no run of ≥ 8 valid frames in the training clips.")
+
+    def sample(self) -> tuple[ClipArrays, int, int]:
+        """(clip, start, stop) of one window; stop - start ≤ length."""
+        runs = self.runs[self.identities[self.rng.integers(len(self.identities))]]
+        sizes = np.array([b - a for _, a, b in runs], dtype=np.float64)
+        clip, a, b = runs[self.rng.choice(len(runs), p=sizes / sizes.sum())]
+        n = min(self.length, b - a)
+        start = a + int(self.rng.integers(b - a - n + 1))
+        return clip, start, start + n
+
+    def batch(self, size: int):
+        """Lists of (clip, start, stop) -> padded arrays: features B×L×F, codes B×L×D, padding B×L."""
+        picks = [self.sample() for _ in range(size)]
+        dim_f, dim_c = picks[0][0].features.shape[1], picks[0][0].codes.shape[1]
+        feats = np.zeros((size, self.length, dim_f), np.float32)
+        codes = np.zeros((size, self.length, dim_c), np.float32)
+        padding = np.ones((size, self.length), bool)
+        for i, (c, a, b) in enumerate(picks):
+            feats[i, :b - a], codes[i, :b - a], padding[i, :b - a] = c.features[a:b], c.codes[a:b], False
+        has_audio = np.array([c.has_audio for c, _, _ in picks])
+        return feats, codes, padding, has_audio, picks
+
+    def gather(self, per_clip: dict[str, torch.Tensor], picks) -> torch.Tensor:
+        """Per-frame tensors (clip id -> T×C) cut to the picked windows: B×length×C, zero-padded."""
+        first = next(iter(per_clip.values()))
+        out = torch.zeros(len(picks), self.length, first.shape[-1])
+        for i, (c, a, b) in enumerate(picks):
+            out[i, :b - a] = per_clip[c.id][a:b]
+        return out
