@@ -155,10 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules():
     """`register(commands, train, eval)` functions of the parts that add commands."""
-    from .render import commands as render
+    from .evaluation import commands as evaluation
     from .training import commands as training
 
-    return [training.register, render.register]
+    return [training.register, render.register, evaluation.register]
 
 
 def main(argv: list[str] | None = None) -> int:
