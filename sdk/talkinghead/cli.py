@@ -155,10 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules():
     """`register(commands, train, eval)` functions of the parts that add commands."""
-    from .evaluation import commands as evaluation
     from .training import commands as training
 
-    return [training.register, render.register, evaluation.register]
+    return [training.register]
 
 
 def main(argv: list[str] | None = None) -> int:
