@@ -101,3 +101,9 @@ def test_load_module_names_the_bad_file(tmp_path):
     (folder / "weights.safetensors").unlink()
     with pytest.raises(BundleError, match="weights.safetensors is missing"):
         load_module(LipModel, folder)
+
+
+def test_learning_rate_is_a_python_float_after_warm_up():
+    from talkinghead.training.common import cosine_lr
+
+    assert type(cosine_lr(500, 1000, 1e-3)) is float  # numpy scalars break weights-only resume

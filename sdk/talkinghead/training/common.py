@@ -64,6 +64,7 @@ class Run:
 
 
 def cosine_lr(step: int, total: int, peak: float, warmup: int = 200) -> float:
+    """Linear warm-up, then cosine decay to 0; a Python float (checkpoints load weights-only)."""
     if step < warmup:
         return peak * (step + 1) / warmup
-    return peak * 0.5 * (1 + np.cos(np.pi * min(1.0, (step - warmup) / max(total - warmup, 1))))
+    return float(peak * 0.5 * (1 + np.cos(np.pi * min(1.0, (step - warmup) / max(total - warmup, 1)))))
