@@ -2,14 +2,26 @@
 # Rebuild the embedded default bundle from the shared corpus with the project's own commands.
 #   DATA   clip folder with MANIFEST.tsv (default ../shared/data/clips)
 #   CACHE  prepared-data cache (default ~/.cache/talkinghead/prepared); resumable
+#   RUNS   training runs (checkpoints, loss curves; default ~/.cache/talkinghead/runs); resumable
 # The motion basis is fitted on train rows whose licence lets its weights ship (GRID, CC BY 4.0).
+# The audio encoder, lip model and priors use every train row (GRID alone is one speaker who
+# barely moves); bundle.json records the licences of what each component was trained on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/clips}
-CACHE=${CACHE:-${TALKINGHEAD_HOME:-$HOME/.cache/talkinghead}/prepared}
+HOME_DIR=${TALKINGHEAD_HOME:-$HOME/.cache/talkinghead}
+CACHE=${CACHE:-$HOME_DIR/prepared}
+RUNS=${RUNS:-$HOME_DIR/runs}
 BUNDLE=sdk/talkinghead/bundles/default
 
 talkinghead fetch-models
 talkinghead prepare-data --data "$DATA" --out "$CACHE"
-talkinghead fit-motion --data "$CACHE" --out "$BUNDLE/motion"
+talkinghead train audio --data "$CACHE" --out "$RUNS/audio" --steps 1200 --all-licences
+talkinghead train prior --data "$CACHE" --audio "$RUNS/audio/audio" --out "$RUNS/prior" --steps 3000
+talkinghead train ar --data "$CACHE" --audio "$RUNS/audio/audio" --out "$RUNS/ar" --steps 3000
+# the motion basis the training codes were computed with, and the trained components
+for part in "$CACHE/motion" "$RUNS/audio/audio" "$RUNS/audio/lip" "$RUNS/prior/prior" "$RUNS/ar/ar"; do
+    rm -rf "$BUNDLE/$(basename "$part")"
+    cp -r "$part" "$BUNDLE/"
+done
 talkinghead write-manifest "$BUNDLE"

@@ -13,7 +13,7 @@ from pathlib import Path
 from . import __version__
 from .errors import BundleError
 from .face.models import MODEL_FILES, sha256_of
-from .fileio import atomic_write
+from .fileio import atomic_write, read_json
 
 FORMAT_VERSION = 1
 MANIFEST = "bundle.json"
@@ -35,7 +35,7 @@ def write_manifest(folder: str | Path) -> Path:
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and (p / "config.json").is_file()):
         components[sub.name] = {f.name: {"size": f.stat().st_size, "sha256": sha256_of(f)}
                                 for f in sorted(sub.iterdir()) if f.is_file()}
-        info = json.loads((sub / "config.json").read_text(encoding="utf-8")).get("info", {})
+        info = read_json(sub / "config.json").get("info", {})
         data[sub.name] = {k: info[k] for k in ("fitted_on", "licences", "sources") if k in info}
     manifest = {"format_version": FORMAT_VERSION, "sdk_version": __version__, "fps": 25,
                 "sample_rate": 16000, "backend": "torch", "precision": "fp32",
@@ -51,10 +51,7 @@ def verify(folder: str | Path) -> dict:
     path = folder / MANIFEST
     if not path.is_file():
         raise BundleError(f"{path} is missing: {folder} is not a talkinghead bundle.")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{path} is not valid JSON ({exc}): the bundle is corrupt.") from exc
+    manifest = read_json(path)
     if manifest.get("format_version") != FORMAT_VERSION:
         raise BundleError(f"{path} has format_version {manifest.get('format_version')}; this talkinghead "
                           f"reads {FORMAT_VERSION}: upgrade talkinghead or re-export the bundle.")

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .errors import BundleError
-from .fileio import atomic_write
+from .fileio import atomic_write, read_component_config, read_safetensors
 
 WEIGHTS = "weights.safetensors"
 FORMAT_VERSION = 1
@@ -39,26 +39,16 @@ def load_module(cls, folder: str | Path) -> nn.Module:
     """Rebuild a `cls` saved by `save_module`; float32, eval mode."""
     from safetensors.torch import load_file
 
-    folder = Path(folder)
-    config_path, weights_path = folder / "config.json", folder / WEIGHTS
-    for path in (config_path, weights_path):
-        if not path.is_file():
-            raise BundleError(f"component file {path} is missing: retrain it or reinstall the bundle.")
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{config_path} is not valid JSON ({exc}): the file is corrupt.") from exc
+    config = read_component_config(folder, WEIGHTS, "retrain it or reinstall the bundle")
     if config.get("format_version") != FORMAT_VERSION or config.get("class") != cls.__name__:
-        raise BundleError(f"{config_path} describes {config.get('class')} format {config.get('format_version')}; "
-                          f"expected {cls.__name__} format {FORMAT_VERSION}: upgrade talkinghead or retrain.")
-    try:
-        state = load_file(str(weights_path))
-    except Exception as exc:  # safetensors raises its own error types
-        raise BundleError(f"{weights_path} is not a readable safetensors file ({exc}): the file is corrupt.") from exc
+        raise BundleError(f"{Path(folder) / 'config.json'} describes {config.get('class')} format "
+                          f"{config.get('format_version')}; expected {cls.__name__} format {FORMAT_VERSION}: "
+                          "upgrade talkinghead or retrain.")
+    state = read_safetensors(Path(folder) / WEIGHTS, load_file)
     module = cls(**config["config"])
     try:
         module.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except RuntimeError as exc:
-        raise BundleError(f"{weights_path} does not fit {cls.__name__}({config['config']}): {exc}") from exc
+        raise BundleError(f"{Path(folder) / WEIGHTS} does not fit {cls.__name__}({config['config']}): {exc}") from exc
     module.info = config.get("info", {})
     return module.eval()

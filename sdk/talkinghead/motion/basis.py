@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BundleError
-from ..fileio import atomic_write
+from ..fileio import atomic_write, read_component_config, read_safetensors
 from .layout import CodeLayout
 
 FORMAT_VERSION = 1
@@ -57,27 +57,15 @@ class MotionBasis:
     def load(cls, folder: str | Path) -> "MotionBasis":
         from safetensors.numpy import load_file
 
-        folder = Path(folder)
-        config_path, weights_path = folder / "config.json", folder / WEIGHTS_FILE
-        for path in (config_path, weights_path):
-            if not path.is_file():
-                raise BundleError(f"motion component file {path} is missing: rebuild it with "
-                                  "`talkinghead fit-motion` or reinstall the bundle.")
-        try:
-            config = json.loads(config_path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BundleError(f"{config_path} is not valid JSON ({exc}): the file is corrupt.") from exc
+        config = read_component_config(folder, WEIGHTS_FILE,
+                                       "rebuild it with `talkinghead fit-motion` or reinstall the bundle")
         if config.get("format_version") != FORMAT_VERSION:
-            raise BundleError(f"{config_path} has format_version {config.get('format_version')}, this "
-                              f"talkinghead reads {FORMAT_VERSION}: upgrade talkinghead or refit the basis.")
-        try:
-            arrays = load_file(str(weights_path))
-        except Exception as exc:  # safetensors raises its own error types
-            raise BundleError(f"{weights_path} is not a readable safetensors file ({exc}): "
-                              "the file is corrupt.") from exc
+            raise BundleError(f"{Path(folder) / 'config.json'} has format_version {config.get('format_version')}, "
+                              f"this talkinghead reads {FORMAT_VERSION}: upgrade talkinghead or refit the basis.")
+        arrays = read_safetensors(Path(folder) / WEIGHTS_FILE, load_file)
         missing = [name for name in _ARRAYS if name not in arrays]
         if missing:
-            raise BundleError(f"{weights_path} lacks tensors {missing}: the file is corrupt.")
+            raise BundleError(f"{Path(folder) / WEIGHTS_FILE} lacks tensors {missing}: the file is corrupt.")
         masks = {"stable", "lip_region", "expression_region", "eye_region"}
         fields = {name: (arrays[name] > 0.5 if name in masks else arrays[name].astype(np.float64))
                   for name in _ARRAYS}
