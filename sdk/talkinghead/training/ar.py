@@ -9,14 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ..audio.encoder import AudioEncoder
 from ..component import load_module, save_module
 from ..motion.layout import CodeLayout
 from ..prior.ar import ARPrior
-from .common import Run, cosine_lr
-from .data import WindowSampler, load_clips
+from .common import Run
+from .data import WindowSampler, data_scope, load_clips
 from .prior import AUDIO_DROP, WINDOW, encode_clips
 
 
@@ -36,11 +35,8 @@ def train_ar(cache: str | Path, audio: str | Path, out: str | Path, steps: int =
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     run = Run(out)
     run.resume({"ar": model}, optimizer)
-    bar = tqdm(total=steps, initial=run.step, desc="train ar", disable=not progress)
-    while run.step < steps:
+    for _ in run.loop(steps, optimizer, lr, "train ar", progress):
         model.train()
-        for group in optimizer.param_groups:
-            group["lr"] = cosine_lr(run.step, steps, lr)
         _, raw, padding, has_audio, picks = sampler.batch(batch)
         cond = sampler.gather(conditions, picks)
         drop = (torch.rand(batch) < AUDIO_DROP) | ~torch.from_numpy(has_audio)
@@ -51,18 +47,10 @@ def train_ar(cache: str | Path, audio: str | Path, out: str | Path, steps: int =
         mean, log_std, _ = model(previous, cond)
         keep = (~torch.from_numpy(padding)).float().unsqueeze(-1)
         nll = (0.5 * ((x - mean) / log_std.exp()) ** 2 + log_std) * keep
-        loss = nll.sum() / (keep.sum() * x.shape[-1])
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        run.step += 1
-        run.log(train=loss.item())
-        bar.update()
+        run.optimise(nll.sum() / (keep.sum() * x.shape[-1]), optimizer, model.parameters())
         if run.step % 500 == 0 or run.step == steps:
             run.save({"ar": model}, optimizer)
-    bar.close()
     save_module(model, Path(out) / "ar", "ar",
-                info={"fitted_on": "train rows" + ("" if all_licences else " with shippable licences"),
+                info={"fitted_on": data_scope(all_licences),
                       "steps": run.step, "clips": len(clips)})
     return Path(out)

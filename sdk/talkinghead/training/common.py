@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from ..fileio import atomic_write
 from ..media.image import save_image
@@ -40,6 +41,25 @@ class Run:
                  "optimizer": optimizer.state_dict(), "step": self.step, "history": json.dumps(self.history)}
         atomic_write(self.out / CHECKPOINT, lambda p: torch.save(state, p))
         self.write_curve()
+
+    def loop(self, steps: int, optimizer: torch.optim.Optimizer, peak_lr: float, desc: str, progress: bool):
+        """Yield once per remaining step, with the learning rate set and a progress bar."""
+        with tqdm(total=steps, initial=self.step, desc=desc, disable=not progress) as self._bar:
+            while self.step < steps:
+                for group in optimizer.param_groups:
+                    group["lr"] = cosine_lr(self.step, steps, peak_lr)
+                yield self.step
+
+    def optimise(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, params) -> None:
+        """Backward, clip gradients to norm 1, step; count and log the step."""
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        self.step += 1
+        self.log(train=loss.item())
+        self._bar.update()
+        self._bar.set_postfix(loss=f"{loss.item():.3f}")
 
     def log(self, **values: float) -> None:
         for name, value in values.items():

@@ -49,6 +49,11 @@ def load_clips(cache: str | Path, split: str = "train", shippable_only: bool = F
     return clips
 
 
+def data_scope(all_licences: bool) -> str:
+    """What a component was trained on, for its config's `info.fitted_on`."""
+    return "train rows" + ("" if all_licences else " with shippable licences")
+
+
 class WindowSampler:
     """Random windows of up to `length` consecutive valid frames."""
 

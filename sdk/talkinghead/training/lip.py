@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ..audio.encoder import AudioEncoder
 from ..audio.frontend import frame_features
@@ -20,8 +19,8 @@ from ..audio.features import MELS_PER_FRAME, N_MELS, SILENCE_DB
 from ..component import load_module, save_module
 from ..lip.model import LipModel
 from ..motion.layout import CodeLayout
-from .common import Run, cosine_lr
-from .data import WindowSampler, load_clips
+from .common import Run
+from .data import WindowSampler, data_scope, load_clips
 
 WINDOW = 75         # GRID utterances are 3 s
 SILENCE_FRACTION = 0.05
@@ -55,31 +54,19 @@ def train_audio_lip(cache: str | Path, out: str | Path, steps: int = 4000, batch
     run.resume(modules, optimizer)
     silence = torch.from_numpy(silence_features(WINDOW))
 
-    bar = tqdm(total=steps, initial=run.step, desc="train audio+lip", disable=not progress)
-    while run.step < steps:
+    for _ in run.loop(steps, optimizer, lr, "train audio+lip", progress):
         encoder.train(not freeze_encoder)
         lip.train()
-        for group in optimizer.param_groups:
-            group["lr"] = cosine_lr(run.step, steps, lr)
         feats, codes, padding, _, _ = sampler.batch(batch)
         feats, target = torch.from_numpy(feats), torch.from_numpy(codes[..., layout.lip])
         keep = torch.from_numpy(~padding)
         quiet = torch.rand(batch) < SILENCE_FRACTION
         feats[quiet], target[quiet], keep[quiet] = silence, 0.0, True
-        loss = lip_loss(lip(encoder(feats)), target, keep)
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        run.step += 1
-        run.log(train=loss.item())
-        bar.update()
-        bar.set_postfix(loss=f"{loss.item():.3f}")
+        run.optimise(lip_loss(lip(encoder(feats)), target, keep), optimizer, params)
         if run.step % 250 == 0 or run.step == steps:
             run.log(val=validate(encoder, lip, val_sampler, layout))
             run.save(modules, optimizer)
-    bar.close()
-    info = {"fitted_on": "train rows" + ("" if all_licences else " with shippable licences"),
+    info = {"fitted_on": data_scope(all_licences),
             "steps": run.step, "final_val_l1": run.history["val"][-1][1]}
     save_module(encoder, Path(out) / "audio", "audio", info=info)
     save_module(lip, Path(out) / "lip", "lip", info=info)

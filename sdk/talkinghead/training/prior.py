@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ..audio.encoder import AudioEncoder
 from ..component import load_module, save_module
@@ -22,8 +21,8 @@ from ..motion.layout import CodeLayout
 from ..motion.stats import blinks_per_minute, pose_speed
 from ..prior.model import MotionPrior
 from ..prior.schedule import NUM_TRAIN_STEPS, add_noise
-from .common import Run, cosine_lr
-from .data import ClipArrays, WindowSampler, load_clips
+from .common import Run
+from .data import ClipArrays, WindowSampler, data_scope, load_clips
 
 WINDOW = 100
 AUDIO_DROP = 0.15
@@ -80,11 +79,8 @@ def train_prior(cache: str | Path, audio: str | Path, out: str | Path, steps: in
     optimizer = torch.optim.AdamW(prior.denoiser.parameters(), lr=lr, weight_decay=0.01)
     run = Run(out)
     run.resume({"prior": prior}, optimizer)
-    bar = tqdm(total=steps, initial=run.step, desc="train prior", disable=not progress)
-    while run.step < steps:
+    for _ in run.loop(steps, optimizer, lr, "train prior", progress):
         prior.train()
-        for group in optimizer.param_groups:
-            group["lr"] = cosine_lr(run.step, steps, lr)
         _, raw, padding, has_audio, picks = sampler.batch(batch)
         cond = sampler.gather(conditions, picks)
         x0 = prior.normalize(torch.from_numpy(raw[..., layout.non_lip]))
@@ -97,19 +93,11 @@ def train_prior(cache: str | Path, audio: str | Path, out: str | Path, steps: in
         drop = (torch.rand(batch) < AUDIO_DROP) | ~torch.from_numpy(has_audio)
         cond = torch.where(drop[:, None, None], prior.denoiser.null_audio.expand_as(cond), cond)
         pred = prior.denoiser(x_t, t, cond, x0, mask, style, padding=pad)
-        loss = motion_loss(pred, x0, (1 - mask) * (~pad).float(), (~pad).float())
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(prior.denoiser.parameters(), 1.0)
-        optimizer.step()
-        run.step += 1
-        run.log(train=loss.item())
-        bar.update()
-        bar.set_postfix(loss=f"{loss.item():.3f}")
+        run.optimise(motion_loss(pred, x0, (1 - mask) * (~pad).float(), (~pad).float()),
+                     optimizer, prior.denoiser.parameters())
         if run.step % 500 == 0 or run.step == steps:
             run.save({"prior": prior}, optimizer)
-    bar.close()
-    info = {"fitted_on": "train rows" + ("" if all_licences else " with shippable licences"),
+    info = {"fitted_on": data_scope(all_licences),
             "steps": run.step, "clips": len(clips), "identities": len(sampler.identities),
             "sampling": "identities drawn uniformly, then clips by length"}
     save_module(prior, Path(out) / "prior", "prior", info=info)
