@@ -17,8 +17,8 @@ BUNDLE=sdk/talkinghead/bundles/default
 talkinghead fetch-models
 talkinghead prepare-data --data "$DATA" --out "$CACHE"
 talkinghead train audio --data "$CACHE" --out "$RUNS/audio" --steps 1200 --all-licences
-talkinghead train prior --data "$CACHE" --audio "$RUNS/audio/audio" --out "$RUNS/prior" --steps 3000
-talkinghead train ar --data "$CACHE" --audio "$RUNS/audio/audio" --out "$RUNS/ar" --steps 3000
+talkinghead train prior --data "$CACHE" --audio "$RUNS/audio/audio" --out "$RUNS/prior" --steps 2000
+talkinghead train ar --data "$CACHE" --audio "$RUNS/audio/audio" --out "$RUNS/ar" --steps 2000
 # the motion basis the training codes were computed with, and the trained components
 for part in "$CACHE/motion" "$RUNS/audio/audio" "$RUNS/audio/lip" "$RUNS/prior/prior" "$RUNS/ar/ar"; do
     rm -rf "$BUNDLE/$(basename "$part")"
