@@ -232,3 +232,15 @@ def test_click_at_frame_start_lands_in_that_frame(k):
     silent = np.ones(4 * T, bool)
     silent[max(4 * k - 1, 0):4 * k + 2] = False
     np.testing.assert_array_equal(F.log_mel(click, T)[silent], np.float32(-10.0))
+
+
+def test_blocks_do_not_change_the_features(monkeypatch):
+    # hour-long audio is processed in blocks; block edges must not show in the result
+    rng = np.random.default_rng(0)
+    t = np.arange(16000 * 6) / 16000
+    audio = (0.3 * np.sin(2 * np.pi * 140 * t * (1 + 0.2 * t)) + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
+    whole = (F.log_mel(audio, 150), F.pitch_hz(audio, 150))
+    monkeypatch.setattr(F, "BLOCK_FRAMES", 7)
+    # mel differs only by float32 rounding of differently sized matrix products
+    np.testing.assert_allclose(F.log_mel(audio, 150), whole[0], atol=1e-5)
+    np.testing.assert_array_equal(F.pitch_hz(audio, 150), whole[1])

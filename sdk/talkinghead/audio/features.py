@@ -41,14 +41,21 @@ def mel_filterbank(n_mels: int = N_MELS, n_fft: int = N_FFT, sample_rate: int = 
     return (tri * (2.0 / (hi - lo))).astype(np.float32)
 
 
+BLOCK_FRAMES = 1500  # video frames (60 s) per block: memory stays flat for hour-long audio
+
+
 def log_mel(audio: np.ndarray, num_frames: int) -> np.ndarray:
     """audio: N float32 at 16 kHz -> (4·num_frames)×80 log10 mel power (floor 1e-10)."""
     n = MELS_PER_FRAME * num_frames
     padded = np.pad(_fit_length(audio, n * HOP), (WINDOW // 2, WINDOW // 2))
-    idx = np.arange(n)[:, None] * HOP + np.arange(WINDOW)[None]
-    frames = padded[idx] * np.hanning(WINDOW).astype(np.float32)          # n×400
-    power = np.abs(np.fft.rfft(frames, N_FFT, axis=1)) ** 2               # n×257
-    return np.log10(np.maximum(power @ mel_filterbank().T, 1e-10)).astype(np.float32)
+    window = np.hanning(WINDOW).astype(np.float32)
+    out = np.empty((n, N_MELS), np.float32)
+    for lo in range(0, n, MELS_PER_FRAME * BLOCK_FRAMES):
+        hi = min(lo + MELS_PER_FRAME * BLOCK_FRAMES, n)
+        idx = np.arange(lo, hi)[:, None] * HOP + np.arange(WINDOW)[None]
+        power = np.abs(np.fft.rfft(padded[idx] * window, N_FFT, axis=1)) ** 2   # block×257
+        out[lo:hi] = np.log10(np.maximum(power @ mel_filterbank().T, 1e-10))
+    return out
 
 
 def energy_db(audio: np.ndarray, num_frames: int) -> np.ndarray:
@@ -59,7 +66,23 @@ def energy_db(audio: np.ndarray, num_frames: int) -> np.ndarray:
 
 
 def pitch_hz(audio: np.ndarray, num_frames: int, voicing: float = 0.5) -> np.ndarray:
-    """num_frames fundamental frequency per video frame (Hz; 0 where unvoiced or silent).
+    """num_frames fundamental frequency per video frame (Hz; 0 where unvoiced or silent), in
+    blocks of BLOCK_FRAMES frames."""
+    audio = _fit_length(audio, num_frames * FRAME)
+    loud = energy_db(audio, num_frames) > -45
+    out = np.zeros(num_frames, np.float32)
+    for lo in range(0, num_frames, BLOCK_FRAMES):
+        hi = min(lo + BLOCK_FRAMES, num_frames)
+        # the block's audio with the half-frame and lag context the analysis window needs
+        start, stop = lo * FRAME - FRAME // 2, hi * FRAME + FRAME // 2 + int(SAMPLE_RATE / F0_RANGE[0])
+        chunk = np.pad(audio[max(start, 0):stop], (max(-start, 0), max(stop - len(audio), 0)))
+        out[lo:hi] = _pitch_block(chunk, hi - lo, loud[lo:hi], voicing)
+    return out
+
+
+def _pitch_block(x: np.ndarray, num_frames: int, loud: np.ndarray, voicing: float) -> np.ndarray:
+    """Pitch of `num_frames` frames from audio already padded by FRAME/2 before and
+    FRAME/2 + max lag after.
 
     Normalised autocorrelation over an 80 ms window centred on each frame; the period is the
     shortest strong peak in the 60–400 Hz lag range, voiced when its correlation exceeds
@@ -67,7 +90,6 @@ def pitch_hz(audio: np.ndarray, num_frames: int, voicing: float = 0.5) -> np.nda
     """
     min_lag, max_lag = int(SAMPLE_RATE / F0_RANGE[1]), int(SAMPLE_RATE / F0_RANGE[0])
     win = 2 * FRAME
-    x = np.pad(_fit_length(audio, num_frames * FRAME), (FRAME // 2, FRAME // 2 + max_lag))
     idx = np.arange(num_frames)[:, None] * FRAME + np.arange(win + max_lag)[None]
     seg = x[idx].astype(np.float64)
     seg -= seg[:, :win].mean(axis=1, keepdims=True)
@@ -92,8 +114,7 @@ def pitch_hz(audio: np.ndarray, num_frames: int, voicing: float = 0.5) -> np.nda
     denom = left - 2 * mid + right
     shift = np.where(np.abs(denom) > 1e-9, 0.5 * (left - right) / np.where(denom == 0, 1, denom), 0.0)
     lag = np.clip(best + min_lag + np.clip(shift, -0.5, 0.5), min_lag, max_lag)
-    voiced = (mid > voicing) & (energy_db(audio, num_frames) > -45)
-    return np.where(voiced, SAMPLE_RATE / lag, 0.0).astype(np.float32)
+    return np.where((mid > voicing) & loud, SAMPLE_RATE / lag, 0.0).astype(np.float32)
 
 
 def _fit_length(audio: np.ndarray, n: int) -> np.ndarray:
