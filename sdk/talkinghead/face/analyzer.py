@@ -63,12 +63,15 @@ class FaceAnalyzer:
     # -- photos ---------------------------------------------------------------------------
     def detect(self, image) -> list[Detection]:
         """Every face, left to right, in original-image pixels."""
-        rgb = load_image(image)
-        small, scale = fit_within(rgb, self.max_side)
-        detections = self.detector(small)
+        _, scale, detections = self._detect(load_image(image))
         for d in detections:
             d.box, d.keypoints = d.box / scale, d.keypoints / scale
-        return sorted(detections, key=lambda d: d.box[0])
+        return detections
+
+    def _detect(self, rgb: np.ndarray) -> tuple[np.ndarray, float, list[Detection]]:
+        """(analysis copy, its scale, faces on it left to right)."""
+        small, scale = fit_within(rgb, self.max_side)
+        return small, scale, sorted(self.detector(small), key=lambda d: d.box[0])
 
     def analyze(self, image, face_index: int | None = None) -> Face:
         """The face in a photo (path or RGB array).
@@ -76,13 +79,10 @@ class FaceAnalyzer:
         face_index: which face when there are several, counted left to right. By default
         the largest face is used and a MultipleFacesWarning says so.
         """
-        rgb = load_image(image)
-        small, scale = fit_within(rgb, self.max_side)
-        detections = self.detector(small)
+        small, scale, detections = self._detect(load_image(image))
         if not detections:
             raise NoFaceFoundError("no face found in the image: use a photo with one face, "
                                    "front-on, at least moderately lit and unobstructed.")
-        detections.sort(key=lambda d: d.box[0])
         if face_index is not None:
             if not 0 <= face_index < len(detections):
                 raise NoFaceFoundError(f"face_index={face_index}, but the image has "
