@@ -54,8 +54,8 @@ def test_write_manifest_then_verify(bundle_copy):
     for name, entry in manifest["components"]["motion"].items():
         assert entry["size"] == (bundle_copy / "motion" / name).stat().st_size
     assert bundle.component_dir("motion", bundle_copy) == bundle_copy / "motion"
-    with pytest.raises(BundleError, match="has no 'lip' component"):
-        bundle.component_dir("lip", bundle_copy)
+    with pytest.raises(BundleError, match="has no 'teeth' component"):
+        bundle.component_dir("teeth", bundle_copy)
 
 
 def test_edited_byte_is_caught(bundle_copy):

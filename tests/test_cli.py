@@ -157,7 +157,8 @@ def test_eval_codes_writes_a_report(cli_prep, tmp_path, capsys):
 def test_eval_codes_without_a_basis_exits_2(tmp_path, capsys):
     assert main(["eval", "codes", "--data", str(tmp_path), "--out", str(tmp_path / "r.json")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: motion component file") and "missing" in err
+    assert err.startswith("error: component file") and "motion" in err and "missing" in err
+    assert "talkinghead fit-motion" in err
 
 
 def test_eval_codes_of_an_empty_split_exits_2_without_traceback(cli_prep, tmp_path, capsys):

@@ -44,9 +44,12 @@ def dpm_solver_pp(denoise: Denoise, x: torch.Tensor, steps: list[int]) -> torch.
             return x0
         s = steps[i + 1]
         ab_s, ab_t = alpha_bar(torch.tensor(s)), alpha_bar(torch.tensor(t))
+        if ab_s >= 1.0:  # a step to noise level 0 (log-SNR = ∞) lands on the prediction
+            x = x0
+            continue
         h = lam(s) - lam(t)
         d = x0
-        if previous is not None:
+        if previous is not None:  # second order: extrapolate from the previous prediction
             x0_prev, h_prev = previous
             r = h_prev / h
             d = (1 + 1 / (2 * r)) * x0 - 1 / (2 * r) * x0_prev

@@ -1,0 +1,1 @@
+"""Evaluations of the generated motion against real clips (`talkinghead eval motion`)."""

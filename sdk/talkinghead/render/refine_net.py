@@ -1,0 +1,60 @@
+"""RefineNet: a small U-Net that repairs the warped crop (teeth, lid seams, stretched skin).
+
+Inputs (B×10×N×N at the net's working size N): warped crop (3), source crop (3), backward
+flow (2, crop-side units ×4), mouth-fill and eye masks (2). Output: the warped crop plus a
+predicted residual; the last layer starts at zero, so an untrained net is the identity.
+Saved as a component (`config.json` + `weights.safetensors`, fp16) through talkinghead.component.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..component import load_module, save_module
+
+IN_CHANNELS = 10
+
+
+def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.LeakyReLU(0.1, inplace=True),
+                         nn.Conv2d(cout, cout, 3, 1, 1), nn.LeakyReLU(0.1, inplace=True))
+
+
+class RefineNet(nn.Module):
+    def __init__(self, size: int = 256, widths: tuple[int, ...] | list[int] = (16, 32, 64, 96)):
+        super().__init__()
+        self.size, self.widths = int(size), tuple(widths)
+        w = self.widths
+        self.stem = nn.Sequential(nn.Conv2d(IN_CHANNELS, w[0], 3, 1, 1), nn.LeakyReLU(0.1, inplace=True))
+        self.down = nn.ModuleList(_block(w[i], w[i + 1], 2) for i in range(len(w) - 1))
+        self.up = nn.ModuleList(_block(w[i + 1] + w[i], w[i]) for i in reversed(range(len(w) - 1)))
+        self.head = nn.Conv2d(w[0], 3, 3, 1, 1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: B×10×N×N (N divisible by 8) -> B×3×N×N residual to add to the warped crop."""
+        skips = [self.stem(x)]  # B×w0×N×N
+        for down in self.down:
+            skips.append(down(skips[-1]))  # halves the side each level
+        h = skips.pop()
+        for up in self.up:
+            skip = skips.pop()
+            h = F.interpolate(h, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            h = up(torch.cat([h, skip], 1))
+        return self.head(h)
+
+    @property
+    def config(self) -> dict:
+        return {"size": self.size, "widths": list(self.widths)}
+
+    def save(self, folder: str | Path, info: dict | None = None) -> Path:
+        """config.json + weights.safetensors (fp16) in `folder`."""
+        return save_module(self, folder, "render", dtype=torch.float16, info=info)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "RefineNet":
+        return load_module(cls, folder)

@@ -1,0 +1,144 @@
+"""Renderer: avatar + target mesh -> face crop -> full-resolution frame.
+
+Per frame (DESIGN §2 render): thin-plate backward flow (flow.py), eye edits on the backward
+map and one bilinear resample of the source crop (kernels.resample), the mouth fill
+(regions.py), the learned refinement (refine_net.py), then paste-back (paste.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import MotionFitError, TalkingHeadError
+from ..face import topology as topo
+from ..kernels.resample import remap_bilinear
+from .avatar import Avatar, make_avatar
+from .refine_net import RefineNet
+from .regions import edit_eyes, fill_mouth
+
+CROP_SIZES = (256, 512)
+FLOW_SCALE = 4.0  # flow channels given to the net: displacement / crop side × this
+
+
+class RenderInputError(TalkingHeadError, ValueError):
+    """A target mesh the renderer cannot use (wrong shape, not finite, absurd displacement)."""
+
+
+@dataclass
+class Warped:
+    crop: np.ndarray    # S×S×3 uint8 warped crop with mouth fill
+    coords: np.ndarray  # S×S×2 float32 backward map (source crop pixels)
+    mouth: np.ndarray   # S×S float32 mouth-fill alpha
+    eyes: np.ndarray    # S×S float32 target eye-opening mask
+
+
+class Renderer:
+    """refine: a RefineNet (None renders warp only). crop_size: 256 (fast) or 512 (quality)."""
+
+    def __init__(self, refine: RefineNet | None = None, crop_size: int = 512):
+        if crop_size not in CROP_SIZES:
+            raise ValueError(f"crop_size must be one of {CROP_SIZES}; got {crop_size}")
+        self.refine = refine.eval() if refine is not None else None
+        self.crop_size = crop_size
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path | None = None, crop_size: int = 512) -> "Renderer":
+        """Load the refinement net from a render component folder (default: the embedded bundle)."""
+        from ..bundle import component_dir
+
+        return cls(RefineNet.load(folder or component_dir("render")), crop_size)
+
+    # -- per portrait -----------------------------------------------------------------------
+    def prepare(self, image, face=None, analyzer=None, basis=None) -> Avatar:
+        """Avatar of a photo (path or RGB array). face: its analysed Face (else analysed here);
+        basis: a MotionBasis to also estimate the photo's neutral (for motion.compose)."""
+        from ..media.image import load_image
+
+        image = load_image(image)
+        if face is None:
+            from ..face import FaceAnalyzer
+
+            face = (analyzer or FaceAnalyzer()).analyze(image)
+        neutral = None
+        if basis is not None:
+            from ..motion import estimate_neutral
+
+            neutral = estimate_neutral(face.mesh[None], basis)
+        return make_avatar(image, face.mesh, self.crop_size, neutral=neutral)
+
+    # -- per frame --------------------------------------------------------------------------
+    def target_in_crop(self, avatar: Avatar, mesh: np.ndarray) -> np.ndarray:
+        """Check a 478×(2|3) image-pixel target mesh and map it to crop pixels (478×2)."""
+        mesh = np.asarray(mesh)
+        if mesh.ndim != 2 or mesh.shape[0] != topo.NUM_POINTS or mesh.shape[1] not in (2, 3):
+            raise MotionFitError(f"a target mesh must be {topo.NUM_POINTS}×3 (or ×2) image pixels; "
+                                 f"got shape {mesh.shape}.")
+        if not np.isfinite(mesh).all():
+            raise MotionFitError("the target mesh holds NaN or infinite values: check the motion "
+                                 "codes given to motion.compose.")
+        target = avatar.to_crop(mesh.astype(np.float64))
+        size, source = avatar.size, avatar.crop_mesh
+        iod_s = topo.inter_ocular(source)
+        ratio = topo.inter_ocular(target) / max(iod_s, 1e-6)
+        shift = np.abs(target.mean(0) - source.mean(0)).max()
+        if not 0.4 <= ratio <= 2.5 or shift > 0.5 * size:
+            raise RenderInputError(f"the target face is {ratio:.2f}× the portrait's size and moved "
+                                   f"{shift:.0f} px in a {size} px crop: that is not a head motion the "
+                                   "renderer can show; check the motion codes (pose, scale).")
+        return target
+
+    def warp(self, avatar: Avatar, target: np.ndarray) -> Warped:
+        """Geometry only: flow, eyes, one resample, mouth fill. target: 478×2 crop pixels."""
+        coords = avatar.flow(target)  # S×S×2
+        eyes = edit_eyes(coords, avatar.crop_mesh, target)
+        np.clip(coords, 0, avatar.size - 1, out=coords)  # extreme poses stretch the edge, never wrap
+        crop = remap_bilinear(avatar.crop, coords)  # S×S×3 uint8
+        mouth = fill_mouth(crop, avatar.crop_mesh, target, avatar.lip_colour, avatar.teeth_colour)
+        return Warped(crop, coords, mouth, eyes)
+
+    def refine_crop(self, avatar: Avatar, warped: Warped) -> np.ndarray:
+        """The refinement net on a warped crop -> S×S×3 uint8 (the warped crop if no net)."""
+        if self.refine is None:
+            return warped.crop
+        x = net_input(warped, avatar.crop, self.refine.size)  # 1×10×N×N
+        with torch.inference_mode():
+            residual = self.refine(x)[0].permute(1, 2, 0).numpy()  # N×N×3, 0..1 units
+        if residual.shape[0] != avatar.size:
+            residual = cv2.resize(residual, (avatar.size, avatar.size), interpolation=cv2.INTER_LINEAR)
+        out = warped.crop.astype(np.float32) + residual * 255
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+    def render_crop(self, avatar: Avatar, mesh: np.ndarray) -> np.ndarray:
+        """S×S×3 uint8 face crop for a 478×(2|3) image-pixel target mesh."""
+        return self.refine_crop(avatar, self.warp(avatar, self.target_in_crop(avatar, mesh)))
+
+    def render(self, avatar: Avatar, mesh: np.ndarray) -> np.ndarray:
+        """H×W×3 uint8 frame at the photo's resolution for a target mesh."""
+        return avatar.paste(avatar.image, self.render_crop(avatar, mesh), avatar.crop)
+
+
+def net_input(warped: Warped, source: np.ndarray, size: int) -> torch.Tensor:
+    """1×10×N×N refinement input at the net's working size N."""
+    s = warped.crop.shape[0]
+    flow = (warped.coords - _pixels(s)) * (FLOW_SCALE / s)  # S×S×2
+    planes = np.concatenate([warped.crop.astype(np.float32) / 255, source.astype(np.float32) / 255,
+                             flow, warped.mouth[..., None], warped.eyes[..., None]], -1)  # S×S×10
+    if s != size:
+        planes = cv2.resize(planes, (size, size), interpolation=cv2.INTER_AREA)
+    return torch.from_numpy(np.ascontiguousarray(planes.transpose(2, 0, 1)))[None]
+
+
+_PIXELS: dict[int, np.ndarray] = {}
+
+
+def _pixels(size: int) -> np.ndarray:
+    """S×S×2 identity map (x, y), cached per size."""
+    if size not in _PIXELS:
+        xs = np.arange(size, dtype=np.float32)
+        _PIXELS[size] = np.stack(np.meshgrid(xs, xs), -1)
+    return _PIXELS[size]

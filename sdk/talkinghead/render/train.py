@@ -1,0 +1,188 @@
+"""Train the refinement net by self-reenactment (DESIGN §2 render, step 4).
+
+A sample: two frames i, j of one clip; the renderer warps frame i to frame j's mesh (flow, eyes,
+mouth fill: no gradient), the net refines it, and the loss compares with the real frame j:
+L1 + 0.5·(1 − SSIM) + 0.5·gradient L1, weighted ×3 on the mouth and ×2 on the eyes.
+Checkpoints (model, optimiser, step, loss history) are written every `save_every` steps and
+training resumes from the last one; the component (fp16) and a loss-curve PNG are written with
+every checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..face import topology as topo
+from .avatar import make_avatar
+from .dataset import build_frames
+from .metrics import gradient_l1, ssim
+from .refine_net import RefineNet
+from .renderer import Renderer, net_input
+
+CHECKPOINT = "checkpoint.pt"
+_IDENTITY = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+
+
+def region_weight(target: np.ndarray, size: int) -> np.ndarray:
+    """S×S loss weight: 1, ×3 on the mouth box, ×2 on the eye boxes. target: 478×2 crop px."""
+    w = np.ones((size, size), np.float32)
+    for group, gain in ((topo.LIPS_OUTER, 3.0), (topo.RIGHT_EYE + topo.LEFT_EYE, 2.0)):
+        pts = target[list(group)]
+        pad = 0.25 * (pts.max(0) - pts.min(0)).max()
+        x0, y0 = np.floor(pts.min(0) - pad).astype(int).clip(0, size)
+        x1, y1 = np.ceil(pts.max(0) + pad).astype(int).clip(0, size)
+        w[y0:y1, x0:x1] = np.maximum(w[y0:y1, x0:x1], gain)
+    return w
+
+
+def patch_origin(target: np.ndarray, size: int, patch: int, rng) -> tuple[int, int]:
+    """Top-left corner of a training patch: on the mouth (1/2), the eyes (1/4) or anywhere (1/4)."""
+    pick = rng.random()
+    if pick < 0.5:
+        centre = target[list(topo.LIPS_OUTER)].mean(0)
+    elif pick < 0.75:
+        centre = target[list(topo.RIGHT_EYE + topo.LEFT_EYE)].mean(0)
+    else:
+        centre = rng.uniform(0, size, 2)
+    x, y = (centre + rng.uniform(-patch / 5, patch / 5, 2) - patch / 2).round().astype(int).clip(0, size - patch)
+    return int(x), int(y)
+
+
+def make_batch(frames, meshes, rng, sources: int, targets: int, renderer: Renderer, net_size: int,
+               patch: int | None = None):
+    """Warped inputs, real targets and loss weights for sources×targets pairs.
+
+    patch: train on patch×patch windows of the crops (the net is fully convolutional), which
+    makes a step several times cheaper than whole crops.
+    """
+    xs, ys, ws = [], [], []
+    clips = rng.choice(len(frames), sources, replace=False)
+    for c in clips:
+        k = frames.shape[1]
+        i = rng.integers(k)
+        avatar = make_avatar(np.asarray(frames[c, i]), np.pad(meshes[c, i], ((0, 0), (0, 1))),
+                             frames.shape[2], matrix=_IDENTITY, paste=False)
+        others = [n for n in range(k) if n != i]
+        for j in rng.choice(others, min(targets, len(others)), replace=False):
+            warped = renderer.warp(avatar, meshes[c, j])
+            x = net_input(warped, avatar.crop, net_size)[0]  # 10×N×N
+            y = torch.from_numpy(np.asarray(frames[c, j], np.float32) / 255).permute(2, 0, 1)  # 3×N×N
+            w = torch.from_numpy(region_weight(meshes[c, j], frames.shape[2]))[None]  # 1×N×N
+            if patch:
+                px, py = patch_origin(meshes[c, j], frames.shape[2], patch, rng)
+                x, y, w = (t[:, py:py + patch, px:px + patch] for t in (x, y, w))
+            xs.append(x)
+            ys.append(y)
+            ws.append(w)
+    return torch.stack(xs), torch.stack(ys), torch.stack(ws)
+
+
+def refine_loss(net: RefineNet | None, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """x: B×10×N×N net input (warped crop first), y: B×3×N×N real target, w: B×1×N×N.
+
+    net=None gives the loss of the warp alone (the baseline the net has to beat).
+    """
+    out = x[:, :3] if net is None else (x[:, :3] + net(x)).clamp(0, 1)
+    l1 = ((out - y).abs() * w).mean()
+    return l1 + 0.5 * (1 - ssim(out, y).mean()) + 0.5 * gradient_l1(out, y, w)
+
+
+def train_render(data: str | Path, out: str | Path, steps: int = 1500, size: int = 256,
+                 batch_sources: int = 2, batch_targets: int = 4, patch: int | None = None, lr: float = 1e-3,
+                 save_every: int = 50, seed: int = 0, threads: int | None = 1,
+                 frames_dir: str | Path | None = None, widths: tuple[int, ...] = (16, 32, 64, 96)) -> dict:
+    """Train (or resume) into `out`: component files, checkpoint.pt, loss.png. Returns a summary.
+
+    frames_dir: where the training frames are cached (default out/train_frames_<size>).
+    patch: side of the training windows (default size/2; 0: whole crops).
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    patch = size // 2 if patch is None else patch
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    frames_dir = Path(frames_dir) if frames_dir else out / f"train_frames_{size}"
+    info = build_frames(data, frames_dir, size)
+    frames = np.load(frames_dir / "frames.npy", mmap_mode="r")  # C×K×S×S×3
+    meshes = np.load(frames_dir / "meshes.npy")  # C×K×478×2
+
+    net = RefineNet(size=size, widths=widths)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    step, history, baseline, seconds = 0, [], [], 0.0
+    ckpt = out / CHECKPOINT
+    if ckpt.is_file():
+        state = torch.load(ckpt, weights_only=True)
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step, history, seconds = state["step"], list(state["history"]), state["seconds"]
+        baseline = list(state.get("baseline", [float("nan")] * step))
+    renderer = Renderer(None, size)
+    rng = np.random.default_rng(seed + step)  # resumed runs draw fresh pairs
+    net.train()
+    bar = tqdm(total=steps, initial=step, desc="train render", unit="step")
+    started = time.time() - seconds
+    while step < steps:
+        x, y, w = make_batch(frames, meshes, rng, batch_sources, batch_targets, renderer, size, patch)
+        for group in opt.param_groups:  # cosine decay to 10 %
+            group["lr"] = lr * (0.1 + 0.45 * (1 + math.cos(math.pi * step / steps)))
+        loss = refine_loss(net, x, y, w)
+        with torch.no_grad():
+            baseline.append(refine_loss(None, x, y, w).item())
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 0.5)  # one bad pair must not wreck the net
+        opt.step()
+        step += 1
+        history.append(loss.item())
+        bar.update(1)
+        bar.set_postfix(loss=f"{np.mean(history[-20:]):.4f}")
+        if step % save_every == 0 or step == steps:
+            _checkpoint(out, net, opt, step, history, baseline, time.time() - started, info)
+    bar.close()
+    return {"steps": step, "seconds": round(time.time() - started, 1),
+            "loss_first": float(np.mean(history[:20])) if history else None,
+            "loss_last": float(np.mean(history[-20:])) if history else None, "out": str(out)}
+
+
+def _checkpoint(out: Path, net: RefineNet, opt, step: int, history: list, baseline: list, seconds: float,
+                info: dict) -> None:
+    from ..media.image import save_image
+    from ..plotting import line_panels
+
+    state = {"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step,
+             "history": history, "baseline": baseline, "seconds": seconds}
+    tmp = out / f".{CHECKPOINT}.tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, out / CHECKPOINT)
+    net.save(out, info={"fitted_on": f"{len(info['clips'])} train clips, {info['frames_per_clip']} "
+                        "frames each (self-reenactment pairs)",
+                        "licences": info["licences"], "sources": info["sources"], "steps": step,
+                        "train_seconds": round(seconds, 1),
+                        "final_loss": float(np.mean(history[-20:]))})
+    h, b = np.asarray(history), np.asarray(baseline)
+    series = {"loss": h, "refined, mean of 20": _trailing_mean(h), "warp only, mean of 20": _trailing_mean(b)}
+    ratio = {"refined / warp only, mean of 20": _trailing_mean(h / b)}
+    save_image(out / "loss.png", line_panels([("render refinement loss per training step", series),
+                                              ("loss relative to the warp alone", ratio)],
+                                             np.arange(1, len(h) + 1, dtype=np.float64), unit=""))
+    (out / "train_state.json").write_text(json.dumps({"step": step, "seconds": round(seconds, 1),
+                                                      "loss": float(np.mean(history[-20:])),
+                                                      "warp_only_loss": float(np.nanmean(baseline[-20:]))}) + "\n")
+
+
+def _trailing_mean(values: np.ndarray, n: int = 20) -> np.ndarray:
+    """Mean of the last (up to) n values at each step; NaN where none is known."""
+    out = np.full(len(values), np.nan)
+    for t in range(len(values)):
+        window = values[max(0, t + 1 - n):t + 1]
+        window = window[np.isfinite(window)]
+        if len(window):
+            out[t] = window.mean()
+    return out

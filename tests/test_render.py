@@ -1,0 +1,245 @@
+"""Renderer: thin-plate flow, warp, eyes/mouth, paste-back, refinement net, training, eval."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from talkinghead.errors import MotionFitError
+from talkinghead.face import topology as topo
+from talkinghead.kernels.resample import remap_bilinear
+from talkinghead.render import RefineNet, Renderer, RenderInputError, make_avatar
+from talkinghead.render.flow import TpsFlow
+from talkinghead.render.paste import PastePlan
+from talkinghead.render.train import train_render
+
+SIZE = 256
+
+
+@pytest.fixture(scope="module")
+def crop_mesh(example_face):
+    """478×2 mesh of the example portrait in its own 256 crop."""
+    avatar = make_avatar(np.zeros((512, 512, 3), np.uint8), example_face.mesh, SIZE, paste=False)
+    return avatar.crop_mesh
+
+
+def checkerboard(size: int, cell: int = 16) -> np.ndarray:
+    y, x = np.mgrid[:size, :size]
+    board = (((x // cell) + (y // cell)) % 2 * 200 + 30).astype(np.uint8)
+    return np.repeat(board[..., None], 3, axis=2)
+
+
+def test_flow_is_identity_when_target_is_source(crop_mesh):
+    flow = TpsFlow(crop_mesh, SIZE)
+    coords = flow(crop_mesh)
+    assert coords.shape == (SIZE, SIZE, 2)
+    np.testing.assert_allclose(coords, flow.pixels, atol=1e-3)
+
+
+def test_affine_mesh_warps_checkerboard_like_the_analytic_map(crop_mesh):
+    a = np.array([[1.06, -0.08], [0.05, 0.97]])
+    b = np.array([6.0, -4.0])
+    target = crop_mesh @ a.T + b
+    flow = TpsFlow(crop_mesh, SIZE, use_anchors=False)  # a pure spline reproduces affine maps exactly
+    coords = flow(target)
+    analytic = (flow.pixels - b) @ np.linalg.inv(a).T  # backward map of the affine
+    inner = slice(24, SIZE - 24)  # the coarse grid's outer half-cell is clamped
+    np.testing.assert_allclose(coords[inner, inner], analytic[inner, inner], atol=0.02)
+    board = checkerboard(SIZE)
+    warped = remap_bilinear(board, coords)
+    expected = remap_bilinear(board, analytic.astype(np.float32))
+    diff = np.abs(warped[inner, inner].astype(int) - expected[inner, inner])
+    assert diff.max() <= 4 and diff.mean() < 0.05
+
+
+def test_anchors_keep_the_crop_border_still(crop_mesh):
+    flow = TpsFlow(crop_mesh, SIZE)
+    target = crop_mesh + [5.0, 3.0]  # the whole face moves
+    coords = flow(target)
+    moved = np.linalg.norm(coords - flow.pixels, axis=-1)
+    assert moved[:3].max() < 0.5 and moved[:, -3:].max() < 0.5
+    centre = crop_mesh[topo.NOSE_TIP].round().astype(int)
+    assert abs(moved[centre[1], centre[0]] - np.hypot(5, 3)) < 0.5
+
+
+def test_paste_back_keeps_pixels_outside_the_mask_bit_exact():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (300, 420, 3), dtype=np.uint8)
+    c, s, k = np.cos(0.3), np.sin(0.3), SIZE / 180
+    matrix = np.array([[k * c, k * s, 0], [-k * s, k * c, 0]])
+    matrix[:, 2] = [SIZE / 2, SIZE / 2] - matrix[:, :2] @ [200, 150]
+    plan = PastePlan(image.shape, matrix, SIZE)
+    rendered = rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
+    out = plan(image, rendered, rendered)
+    x0, y0, x1, y1 = plan.box
+    outside = np.ones(image.shape[:2], bool)
+    outside[y0:y1, x0:x1] = plan.weight[..., 0] == 0
+    assert outside.sum() > 10000 and (~outside).sum() > 10000
+    np.testing.assert_array_equal(out[outside], image[outside])
+    assert np.any(out[~outside] != image[~outside])
+
+
+def test_renderer_keeps_the_photo_for_the_source_mesh(example_image, example_face):
+    renderer = Renderer(None, SIZE)
+    avatar = renderer.prepare(example_image, face=example_face)
+    frame = renderer.render(avatar, example_face.mesh)
+    assert frame.shape == example_image.shape and frame.dtype == np.uint8
+    assert np.abs(frame.astype(int) - example_image).mean() < 1.0
+
+
+def test_open_mouth_blink_and_gaze_change_their_regions(example_image, example_face):
+    renderer = Renderer(None, SIZE)
+    avatar = renderer.prepare(example_image, face=example_face)
+    source = avatar.crop_mesh
+    target = source.copy()
+    gap = (source[13, 1] + source[14, 1]) / 2  # between the inner lips
+    lower = [i for i in range(topo.NUM_MESH) if source[i, 1] > gap and abs(source[i, 0] - source[14, 0]) < 60]
+    target[lower, 1] += 12  # the jaw drops
+    for up, lo in topo.RIGHT_EYE_LIDS:  # the right eye closes
+        target[up, 1] = target[lo, 1] = (source[up, 1] + source[lo, 1]) / 2
+    target[list(topo.LEFT_IRIS), 0] += 3  # the left iris looks aside
+    warped = renderer.warp(avatar, target)
+    assert warped.mouth.max() > 0.9 and warped.eyes.max() > 0.9
+    assert np.isfinite(warped.coords).all()
+    mouth = warped.mouth > 0.5
+    assert warped.crop[mouth].mean() < avatar.crop[mouth].mean() - 20  # a dark cavity appeared
+
+
+def test_bad_target_meshes_raise_typed_errors(example_image, example_face):
+    renderer = Renderer(None, SIZE)
+    avatar = renderer.prepare(example_image, face=example_face)
+    bad = example_face.mesh.copy()
+    bad[5, 0] = np.nan
+    with pytest.raises(MotionFitError):
+        renderer.render(avatar, bad)
+    with pytest.raises(MotionFitError):
+        renderer.render(avatar, example_face.mesh[:100])
+    with pytest.raises(RenderInputError):
+        renderer.render(avatar, example_face.mesh * 4)
+    with pytest.raises(RenderInputError):
+        renderer.render(avatar, example_face.mesh + [900, 0, 0])
+
+
+def test_extreme_pose_degrades_without_holes(example_image, example_face):
+    renderer = Renderer(None, SIZE)
+    avatar = renderer.prepare(example_image, face=example_face)
+    mesh = example_face.mesh.astype(np.float64).copy()
+    centre = mesh[:, :2].mean(0)
+    mesh[:, 0] = centre[0] + (mesh[:, 0] - centre[0]) * 0.55 + 60  # strong turn and shift
+    warped = renderer.warp(avatar, renderer.target_in_crop(avatar, mesh))
+    assert np.isfinite(warped.coords).all()
+    assert warped.coords.min() >= 0 and warped.coords.max() <= SIZE - 1  # clamped: no wrap-around
+    dark = lambda crop: np.mean(crop.max(-1) < 12)
+    assert dark(warped.crop) <= dark(avatar.crop) + np.mean(warped.mouth > 0) + 0.002  # no black holes
+
+
+def test_tiny_refine_net_forward_backward_is_seeded():
+    torch.manual_seed(0)
+    net = RefineNet(size=32, widths=(4, 8, 8, 8))
+    x = torch.rand(2, 10, 32, 32, generator=torch.Generator().manual_seed(1))
+    out = net(x)
+    assert out.shape == (2, 3, 32, 32) and torch.count_nonzero(out) == 0  # starts as the identity
+    (out - 0.1).abs().mean().backward()
+    assert all(torch.isfinite(p.grad).all() for p in net.parameters())
+    assert net.head.weight.grad.abs().sum() > 0
+    torch.manual_seed(0)
+    again = RefineNet(size=32, widths=(4, 8, 8, 8))
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), again.state_dict().values()))
+
+
+def test_weights_round_trip(tmp_path):
+    torch.manual_seed(0)
+    net = RefineNet(size=32, widths=(4, 8, 8, 8))
+    torch.nn.init.normal_(net.head.weight, std=0.1)
+    net.save(tmp_path, info={"steps": 3})
+    loaded = RefineNet.load(tmp_path)
+    assert loaded.config == net.config and loaded.info == {"steps": 3}
+    for k, v in net.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[k], v.half().float())
+
+
+def _synthetic_frames(folder, crop_mesh, clips=2, k=3):
+    """A tiny training set in the layout `build_frames` writes: shifted example crops + meshes."""
+    folder.mkdir(parents=True)
+    frames = np.zeros((clips, k, SIZE, SIZE, 3), np.uint8)
+    meshes = np.zeros((clips, k, topo.NUM_POINTS, 2), np.float32)
+    board = checkerboard(SIZE)
+    for c in range(clips):
+        for n in range(k):
+            shift = np.array([n * 2.0, c * 1.0])
+            frames[c, n] = np.roll(board, (int(shift[1]), int(shift[0])), axis=(0, 1))
+            meshes[c, n] = crop_mesh + shift
+    np.save(folder / "frames.npy", frames)
+    np.save(folder / "meshes.npy", meshes)
+    (folder / "clips.json").write_text(json.dumps({"clips": ["a", "b"], "size": SIZE, "frames_per_clip": k,
+                                                   "sources": ["synthetic"], "licences": ["CC0"]}))
+
+
+def test_train_three_steps_and_resume(tmp_path, crop_mesh):
+    frames = tmp_path / "frames"
+    _synthetic_frames(frames, crop_mesh)
+    out = tmp_path / "run"
+    summary = train_render(None, out, steps=3, save_every=2, frames_dir=frames, widths=(4, 8, 8, 8))
+    assert summary["steps"] == 3 and np.isfinite(summary["loss_last"])
+    assert (out / "loss.png").is_file() and (out / "checkpoint.pt").is_file()
+    net = RefineNet.load(out)
+    assert net.info["steps"] == 3 and net.info["licences"] == ["CC0"]
+    summary = train_render(None, out, steps=4, frames_dir=frames, widths=(4, 8, 8, 8))  # resumes at 3
+    assert summary["steps"] == 4 and json.loads((out / "train_state.json").read_text())["step"] == 4
+
+
+def test_eval_writes_a_report(tmp_path, example_image, analyzer):
+    """A one-clip val 'cache' made from shifted copies of the example portrait."""
+    from talkinghead.media import VideoWriter
+    from talkinghead.render.evaluate import evaluate_render
+
+    frames, meshes = [], []
+    for t in range(10):
+        m = np.float32([[1, 0, 2 * np.sin(t)], [0, 1, t % 3]])
+        frame = cv2.warpAffine(example_image, m, (512, 512), borderMode=cv2.BORDER_REPLICATE)
+        frames.append(frame)
+        meshes.append(analyzer.analyze(frame).mesh)
+    video = tmp_path / "clip.mp4"
+    with VideoWriter(video, 512, 512, crf=10) as writer:
+        writer.write_many(frames)
+    (tmp_path / "cache" / "clips").mkdir(parents=True)
+    meta = {"id": "clip", "video": str(video), "split": "val", "licence": "public domain", "source": "test"}
+    np.savez(tmp_path / "cache" / "clips" / "clip.npz", mesh=np.stack(meshes), valid=np.ones(10, bool),
+             meta=json.dumps(meta))
+    torch.manual_seed(0)
+    renderer = Renderer(RefineNet(size=SIZE, widths=(4, 8, 8, 8)), SIZE)
+    report = evaluate_render(tmp_path / "cache", renderer, split="val", out=tmp_path / "report",
+                             analyzer=analyzer)
+    saved = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert saved["clips"] == 1 and saved["pairs"] == 4 and report["metrics"] == saved["metrics"]
+    assert set(saved["metrics"]) == {"unchanged", "warp", "refined"}
+    for row in saved["metrics"].values():
+        assert all(np.isfinite(v) for v in row.values())
+    assert (tmp_path / "report" / "contact_sheet.png").is_file()
+
+
+def test_render_codes_cli_writes_a_video(tmp_path, basis):
+    """Cross-identity reenactment through the CLI, with a bundle holding a tiny render net."""
+    import shutil
+
+    from talkinghead import bundle
+    from talkinghead.cli import main
+    from talkinghead.demo import example_portrait
+    from talkinghead.media import video_info
+
+    folder = tmp_path / "bundle"
+    shutil.copytree(bundle.component_dir("motion"), folder / "motion")
+    RefineNet(size=SIZE, widths=(4, 8, 8, 8)).save(folder / "render")
+    bundle.write_manifest(folder)
+    codes = np.zeros((5, basis.layout.dim), np.float32)
+    codes[:, basis.layout.lip.start] = np.linspace(0, 2, 5)
+    codes[2, 0] = np.nan  # a lost frame holds the previous codes
+    np.savez(tmp_path / "clip.npz", codes=codes, meta=json.dumps({"id": "x", "audio": str(tmp_path / "none.flac")}))
+    out = tmp_path / "out.mp4"
+    with pytest.warns(UserWarning, match="silent"):
+        rc = main(["render-codes", str(example_portrait()), str(tmp_path / "clip.npz"), "--out", str(out),
+                   "--crop-size", "256", "--bundle", str(folder)])
+    assert rc == 0 and video_info(out).num_frames == 5
