@@ -65,10 +65,12 @@ def _leaky_denoise(target):
     return lambda x, t: target + 0.1 * x * (t / NUM_TRAIN_STEPS)
 
 
+@pytest.mark.parametrize("steps", [2, 10, 1000])
 @pytest.mark.parametrize("sampler", [ddim, dpm_solver_pp])
-def test_samplers_return_the_clean_codes_of_an_exact_denoiser(sampler):
+def test_samplers_return_the_clean_codes_of_an_exact_denoiser(sampler, steps):
+    """1000 steps: the first steps all sit on the schedule's 1e-5 floor of alpha_bar."""
     target = torch.randn(2, 30, D)
-    out = sampler(_leaky_denoise(target), torch.randn(2, 30, D), sampling_steps(10))
+    out = sampler(_leaky_denoise(target), torch.randn(2, 30, D), sampling_steps(steps))
     assert torch.isfinite(out).all(), f"{sampler.__name__} returned non-finite codes"
     assert torch.allclose(out, target, atol=1e-5)
 
@@ -231,3 +233,12 @@ def test_motion_models_codes_share_lips_across_seeds():
     assert np.array_equal(codes[0, :, 18:], codes[2, :, 18:]) and not np.allclose(codes[0, :, :18], codes[2, :, :18])
     with pytest.raises(ValueError, match="ar"):
         models.codes(np.zeros((5, 323), np.float32), [0], prior="ar")
+
+
+def test_float64_features_are_accepted(tmp_path):
+    from talkinghead.animate import MotionModels
+    from talkinghead.audio.encoder import AudioEncoder
+    from talkinghead.lip.model import LipModel
+
+    models = MotionModels(AudioEncoder(dim=16, layers=1, heads=2), LipModel(audio_dim=16), tiny_prior())
+    assert models.audio_condition(np.zeros((5, 323))).shape == (5, 16)

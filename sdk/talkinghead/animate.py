@@ -46,7 +46,7 @@ class MotionModels:
                              f"got shape {features.shape}: the audio is shorter than one frame.")
         if not np.isfinite(features).all():
             raise AudioError("audio features contain NaN or inf: the audio itself is not finite.")
-        return self.encoder(torch.from_numpy(features)[None])[0]
+        return self.encoder(torch.from_numpy(np.asarray(features, np.float32))[None])[0]
 
     @torch.no_grad()
     def codes(self, features: np.ndarray, seeds: list[int], options: SamplingOptions = SamplingOptions(),

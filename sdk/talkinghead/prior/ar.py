@@ -38,11 +38,12 @@ class ARPrior(nn.Module):
     @torch.no_grad()
     def sample(self, audio: torch.Tensor, seeds: list[int], temperature: float = 1.0,
                start: torch.Tensor | None = None) -> torch.Tensor:
-        """audio: T×C -> len(seeds)×T×D raw codes, starting after `start` (raw, default neutral 0)."""
+        """audio: T×C -> len(seeds)×T×D raw codes, continuing `start` (K×D raw codes); without
+        it the first frame follows the corpus mean, as every training window's first frame did."""
         num, total = len(seeds), audio.shape[0]
         generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
-        previous = self.normalize(torch.zeros(num, 1, self.config["motion_dim"]) if start is None
-                                  else start[-1:].expand(num, 1, -1))
+        previous = (torch.zeros(num, 1, self.config["motion_dim"]) if start is None
+                    else self.normalize(start[-1:]).expand(num, 1, -1))
         out, state = [], None
         for t in range(total):
             mean, log_std, state = self(previous, audio[t:t + 1].expand(num, 1, -1), state)

@@ -48,6 +48,8 @@ def dpm_solver_pp(denoise: Denoise, x: torch.Tensor, steps: list[int]) -> torch.
             x = x0
             continue
         h = lam(s) - lam(t)
+        if h <= 0:  # both steps on the schedule's ᾱ floor: nothing to integrate
+            continue
         d = x0
         if previous is not None:  # second order: extrapolate from the previous prediction
             x0_prev, h_prev = previous
