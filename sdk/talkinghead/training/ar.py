@@ -15,7 +15,7 @@ from ..component import load_module, save_module
 from ..motion.layout import CodeLayout
 from ..prior.ar import ARPrior
 from .common import Run
-from .data import WindowSampler, data_scope, load_clips
+from .data import WindowSampler, load_clips, provenance
 from .prior import AUDIO_DROP, WINDOW, encode_clips
 
 
@@ -51,6 +51,5 @@ def train_ar(cache: str | Path, audio: str | Path, out: str | Path, steps: int =
         if run.step % 500 == 0 or run.step == steps:
             run.save({"ar": model}, optimizer)
     save_module(model, Path(out) / "ar", "ar",
-                info={"fitted_on": data_scope(all_licences),
-                      "steps": run.step, "clips": len(clips)})
+                info={**provenance(clips, all_licences), "steps": run.step})
     return Path(out)

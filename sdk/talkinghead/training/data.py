@@ -23,6 +23,8 @@ from ..errors import DataError
 class ClipArrays:
     id: str
     identity: str
+    licence: str
+    source: str
     has_audio: bool
     codes: np.ndarray     # T×D raw motion codes (finite where valid)
     valid: np.ndarray     # T bool
@@ -39,7 +41,8 @@ def load_clips(cache: str | Path, split: str = "train", shippable_only: bool = F
                 continue
             if (need_audio and not meta["has_audio"]) or "codes" not in data:
                 continue
-            clips.append(ClipArrays(meta["id"], meta["identity"], bool(meta["has_audio"]),
+            clips.append(ClipArrays(meta["id"], meta["identity"], meta["licence"], meta["source"],
+                                    bool(meta["has_audio"]),
                                     data["codes"].astype(np.float32), data["valid"].copy(),
                                     frame_features(data["mel"], data["energy"], data["pitch"])))
     if not clips:
@@ -49,9 +52,11 @@ def load_clips(cache: str | Path, split: str = "train", shippable_only: bool = F
     return clips
 
 
-def data_scope(all_licences: bool) -> str:
-    """What a component was trained on, for its config's `info.fitted_on`."""
-    return "train rows" + ("" if all_licences else " with shippable licences")
+def provenance(clips: list[ClipArrays], all_licences: bool) -> dict:
+    """What a component was trained on, for its config's `info` (copied into bundle.json)."""
+    return {"fitted_on": "train rows" + ("" if all_licences else " with shippable licences"),
+            "clips": len(clips), "identities": len({c.identity for c in clips}),
+            "licences": sorted({c.licence for c in clips}), "sources": sorted({c.source for c in clips})}
 
 
 class WindowSampler:

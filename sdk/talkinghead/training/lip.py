@@ -20,7 +20,7 @@ from ..component import load_module, save_module
 from ..lip.model import LipModel
 from ..motion.layout import CodeLayout
 from .common import Run
-from .data import WindowSampler, data_scope, load_clips
+from .data import WindowSampler, load_clips, provenance
 
 WINDOW = 75         # GRID utterances are 3 s
 SILENCE_FRACTION = 0.05
@@ -66,8 +66,7 @@ def train_audio_lip(cache: str | Path, out: str | Path, steps: int = 4000, batch
         if run.step % 250 == 0 or run.step == steps:
             run.log(val=validate(encoder, lip, val_sampler, layout))
             run.save(modules, optimizer)
-    info = {"fitted_on": data_scope(all_licences),
-            "steps": run.step, "final_val_l1": run.history["val"][-1][1]}
+    info = {**provenance(train, all_licences), "steps": run.step, "final_val_l1": run.history["val"][-1][1]}
     save_module(encoder, Path(out) / "audio", "audio", info=info)
     save_module(lip, Path(out) / "lip", "lip", info=info)
     return Path(out)

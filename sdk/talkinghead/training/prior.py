@@ -22,7 +22,7 @@ from ..motion.stats import blinks_per_minute, pose_speed
 from ..prior.model import MotionPrior
 from ..prior.schedule import NUM_TRAIN_STEPS, add_noise
 from .common import Run
-from .data import ClipArrays, WindowSampler, data_scope, load_clips
+from .data import ClipArrays, WindowSampler, load_clips, provenance
 
 WINDOW = 100
 AUDIO_DROP = 0.15
@@ -97,8 +97,7 @@ def train_prior(cache: str | Path, audio: str | Path, out: str | Path, steps: in
                      optimizer, prior.denoiser.parameters())
         if run.step % 500 == 0 or run.step == steps:
             run.save({"prior": prior}, optimizer)
-    info = {"fitted_on": data_scope(all_licences),
-            "steps": run.step, "clips": len(clips), "identities": len(sampler.identities),
+    info = {**provenance(clips, all_licences), "steps": run.step,
             "sampling": "identities drawn uniformly, then clips by length"}
     save_module(prior, Path(out) / "prior", "prior", info=info)
     return Path(out)
