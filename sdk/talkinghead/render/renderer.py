@@ -12,7 +12,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..errors import MotionFitError, TalkingHeadError
 from ..face import topology as topo

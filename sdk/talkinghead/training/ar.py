@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..audio.encoder import AudioEncoder
@@ -16,7 +15,7 @@ from ..motion.layout import CodeLayout
 from ..prior.ar import ARPrior
 from .common import Run
 from .data import WindowSampler, load_clips, provenance
-from .prior import AUDIO_DROP, WINDOW, encode_clips
+from .prior import AUDIO_DROP, WINDOW, encode_clips, set_code_statistics
 
 
 def train_ar(cache: str | Path, audio: str | Path, out: str | Path, steps: int = 6000, batch: int = 32,
@@ -28,9 +27,7 @@ def train_ar(cache: str | Path, audio: str | Path, out: str | Path, steps: int =
     encoder = load_module(AudioEncoder, audio)
     conditions = encode_clips(encoder, clips)
     model = ARPrior(motion_dim=layout.non_lip.stop, audio_dim=encoder.dim)
-    codes = np.concatenate([c.codes[c.valid][:, layout.non_lip] for c in clips])
-    model.code_mean.copy_(torch.from_numpy(codes.mean(0)))
-    model.code_std.copy_(torch.from_numpy(codes.std(0) + 1e-4))
+    set_code_statistics(model, clips, layout)
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     run = Run(out)

@@ -44,6 +44,13 @@ def encode_clips(encoder: AudioEncoder, clips: list[ClipArrays]) -> dict[str, to
     return {c.id: encoder(torch.from_numpy(c.features)[None])[0] for c in clips}
 
 
+def set_code_statistics(model, clips: list[ClipArrays], layout: CodeLayout) -> None:
+    """Standardise a prior's non-lip codes by their mean and std over the training clips."""
+    codes = np.concatenate([c.codes[c.valid][:, layout.non_lip] for c in clips])
+    model.code_mean.copy_(torch.from_numpy(codes.mean(0)))
+    model.code_std.copy_(torch.from_numpy(codes.std(0) + 1e-4))
+
+
 def known_mask(batch: int, length: int, rng: np.random.Generator) -> np.ndarray:
     """B×L: 1 where a frame is given (a random prefix and/or suffix)."""
     mask = np.zeros((batch, length), np.float32)
@@ -67,11 +74,9 @@ def train_prior(cache: str | Path, audio: str | Path, out: str | Path, steps: in
     conditions = encode_clips(encoder, clips)
 
     prior = MotionPrior(motion_dim=layout.non_lip.stop, audio_dim=encoder.dim, window=WINDOW)
-    codes = np.concatenate([c.codes[c.valid][:, layout.non_lip] for c in clips])
+    set_code_statistics(prior, clips, layout)
     styles = {c.id: clip_style(c, layout) for c in clips}
     style_values = np.stack(list(styles.values()))
-    prior.code_mean.copy_(torch.from_numpy(codes.mean(0)))
-    prior.code_std.copy_(torch.from_numpy(codes.std(0) + 1e-4))
     prior.style_mean.copy_(torch.from_numpy(style_values.mean(0)))
     prior.style_std.copy_(torch.from_numpy(style_values.std(0) + 1e-3))
     prior.default_style.copy_(torch.from_numpy(np.median(style_values, axis=0)))
