@@ -99,7 +99,7 @@ def test_gaze_pose_speed_and_jitter():
     codes[:, 8] = np.where(np.arange(100) % 2, 0.1, -0.1)     # gaze x std 0.1, gaze y std 0
     assert M.gaze_std(codes) == pytest.approx(0.05)
     codes[:, 0] = 0.01 * np.arange(100)                       # yaw ramp: constant speed, no jitter
-    assert np.allclose(M.rotation_speed(codes), 0.01) and M.jitter(codes) == pytest.approx(0.0, abs=1e-12)
+    assert np.allclose(M.rotation_steps(codes), 0.01) and M.jitter(codes) == pytest.approx(0.0, abs=1e-12)
     codes[:, 0] = np.where(np.arange(100) % 2, 0.02, -0.02)   # alternating: Δ² = ±0.08 on yaw only
     assert M.jitter(codes) == pytest.approx(0.08 / np.sqrt(3))
     assert M.pose_std(codes)[0] == pytest.approx(0.02) and M.pose_std(codes)[1] == 0

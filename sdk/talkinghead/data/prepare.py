@@ -170,9 +170,10 @@ def audio_features(clip: Clip, num_frames: int) -> dict[str, np.ndarray]:
 
 def refresh_audio_features(clip: Clip, path: Path) -> bool:
     """Recompute a prepared clip's audio features if they predate the current feature code."""
-    data = dict(np.load(path))
-    if int(data.get("features_version", 0)) == features.FEATURES_VERSION:
-        return False
+    with np.load(path) as stored:  # lazy: only the version is read for an up-to-date clip
+        if int(stored.get("features_version", 0)) == features.FEATURES_VERSION:
+            return False
+        data = dict(stored)
     data.update(audio_features(clip, len(data["valid"])))
     _save_npz(path, **data)
     return True

@@ -14,7 +14,7 @@ import numpy as np
 from ..face import topology as topo
 from ..motion.codes import Neutral, compose, mouth_opening
 from ..motion.layout import CodeLayout
-from ..motion.stats import FPS, blink_events
+from ..motion.stats import FPS, blink_events, rotation_steps
 
 LAYOUT = CodeLayout()
 MAX_LAG = 8              # frames searched either way for the lip-sync lag
@@ -147,11 +147,6 @@ def pose_std(codes: np.ndarray) -> np.ndarray:
     return np.nanstd(codes[:, LAYOUT.pose], axis=0)
 
 
-def rotation_speed(codes: np.ndarray) -> np.ndarray:
-    """T-1: |Δ(yaw, pitch, roll)| between consecutive frames (radians per frame)."""
-    return np.linalg.norm(np.diff(codes[:, :3], axis=0), axis=1)
-
-
 def jitter(codes: np.ndarray) -> float:
     """RMS of the second difference of yaw, pitch, roll (radians per frame²)."""
     d2 = np.diff(codes[:, :3], n=2, axis=0)
@@ -170,7 +165,7 @@ def window_features(codes: np.ndarray, length: int = FEATURE_WINDOW, hop: int = 
         if not np.isfinite(w[:, LAYOUT.non_lip]).all():
             continue
         pose, eyes = w[:, LAYOUT.pose], w[:, LAYOUT.eyes]
-        rows.append(np.concatenate([pose.mean(0), pose.std(0), [rotation_speed(w).mean()],
+        rows.append(np.concatenate([pose.mean(0), pose.std(0), [rotation_steps(w).mean()],
                                     [len(blink_events(w, LAYOUT))], eyes[:, 2:].std(0),
                                     w[:, LAYOUT.expression].std(0)]))
     return np.array(rows).reshape(-1, 12 + 1 + 1 + 2 + LAYOUT.num_expression)
@@ -223,7 +218,7 @@ def energy_onsets(energy: np.ndarray, min_rise: float = ONSET_DB) -> np.ndarray:
 def motion_peaks(codes: np.ndarray) -> np.ndarray:
     """Frames t where rotation speed |rot[t+1] − rot[t]| is a local maximum above the clip's
     mean speed."""
-    speed = rotation_speed(codes)
+    speed = rotation_steps(codes)
     finite = speed[np.isfinite(speed)]
     return _peaks(speed, finite.mean()) if finite.size else np.zeros(0, int)
 

@@ -137,7 +137,7 @@ def _row_motion(clips, per_clip: dict, scale: np.ndarray, window: int, overlap: 
             frames += int(np.isfinite(codes).all(axis=1).sum())
             gaze.append(M.gaze_std(codes))
             pose_std.append(M.pose_std(codes))
-            speed.append(_mean(M.rotation_speed(codes)))
+            speed.append(_mean(M.rotation_steps(codes)))
             jitter.append(M.jitter(codes))
             feats.append(M.window_features(codes))
             at, inside = M.seam_jumps(codes[:, non_lip], scale[non_lip], seams)

@@ -28,9 +28,13 @@ def blinks_per_minute(codes: np.ndarray, layout: CodeLayout = CodeLayout()) -> f
     return len(blink_events(codes, layout)) / max(len(codes) / FPS / 60.0, 1e-9)
 
 
+def rotation_steps(codes: np.ndarray, layout: CodeLayout = CodeLayout()) -> np.ndarray:
+    """T-1: |Δ(yaw, pitch, roll)| between consecutive frames (radians per frame)."""
+    return np.linalg.norm(np.diff(codes[:, layout.pose][:, :3], axis=0), axis=1)
+
+
 def pose_speed(codes: np.ndarray, layout: CodeLayout = CodeLayout()) -> float:
     """Mean head-rotation change per frame (radians), over finite frame pairs."""
-    rot = codes[:, layout.pose][:, :3]
-    step = np.linalg.norm(np.diff(rot, axis=0), axis=1)
+    step = rotation_steps(codes, layout)
     step = step[np.isfinite(step)]
     return float(step.mean()) if step.size else 0.0
