@@ -16,7 +16,7 @@ from talkinghead.prior.model import MotionPrior
 from talkinghead.prior.samplers import ddim, dpm_solver_pp
 from talkinghead.prior.sampling import SamplingOptions, sample_motion
 from talkinghead.prior.schedule import NUM_TRAIN_STEPS, add_noise, alpha_bar, sampling_steps
-from talkinghead.training.prior import motion_loss
+from talkinghead.training.prior import denoiser_loss, motion_loss
 
 D, C = 18, 16  # non-lip codes, audio condition width
 
@@ -29,10 +29,10 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def tiny_prior(seed: int = 0, dim: int = 16) -> MotionPrior:
+def tiny_prior(seed: int = 0, dim: int = 16, prediction: str = "x0", kernel: int = 1) -> MotionPrior:
     """A seeded 1-layer prior with a non-trivial code standardisation."""
     torch.manual_seed(seed)
-    prior = MotionPrior(D, C, dim=dim, layers=1, heads=2, window=100)
+    prior = MotionPrior(D, C, dim=dim, layers=1, heads=2, window=100, prediction=prediction, kernel=kernel)
     prior.code_mean.copy_(torch.linspace(-0.3, 0.3, D))
     prior.code_std.copy_(torch.linspace(0.05, 0.5, D))
     return prior.eval()
@@ -88,13 +88,103 @@ def test_ddim_with_eta_zero_is_deterministic_per_seed():
     assert torch.equal(ddim(denoise, noise, sampling_steps(8)), ddim(denoise, noise.clone(), sampling_steps(8)))
 
 
+def test_ddim_with_eta_draws_fresh_noise_per_seed_reproducibly():
+    """eta > 0: the same seed gives the same sample whatever else is in the batch; different
+    seeds differ, and more than through their initial noise alone (eta = 0)."""
+    prior, a = tiny_prior(prediction="v"), audio(130)
+    options = SamplingOptions(steps=6, eta=1.0)
+    batch = sample_motion(prior, a, [3, 4, 3], options)
+    alone = sample_motion(prior, a, [4], options)
+    assert torch.equal(batch[0], batch[2])
+    assert torch.allclose(batch[1], alone[0], atol=1e-5)
+    assert (batch[0] - batch[1]).abs().max() > 1e-3
+    deterministic = sample_motion(prior, a, [3], SamplingOptions(steps=6, eta=0.0))
+    assert (deterministic[0] - batch[0]).abs().max() > 1e-3   # the fresh noise is used
+    # one generator per row: row i's noise comes from generator i alone
+    denoise = lambda x, t: 0.5 * x                             # noqa: E731 (keeps what it is given)
+    x = torch.randn(2, 20, D, generator=torch.Generator().manual_seed(0))
+    one = ddim(denoise, x, sampling_steps(5), eta=0.5, generator=[torch.Generator().manual_seed(s) for s in (1, 2)])
+    two = ddim(denoise, x, sampling_steps(5), eta=0.5, generator=[torch.Generator().manual_seed(s) for s in (1, 9)])
+    assert torch.equal(one[0], two[0]) and not torch.equal(one[1], two[1])
+    with pytest.raises(ValueError, match="generators"):
+        ddim(denoise, x, sampling_steps(5), eta=0.5, generator=[torch.Generator()])
+
+
+@pytest.mark.parametrize("prediction,kernel", [("x0", 1), ("v", 1), ("v", 5)])
+@pytest.mark.parametrize("eta", [0.0, 1.0])
 @pytest.mark.parametrize("guidance", [1.0, 1.5])
-def test_known_start_frames_are_kept_exactly(guidance):
-    prior = tiny_prior()
+def test_known_start_frames_are_kept_exactly(guidance, eta, prediction, kernel):
+    prior = tiny_prior(prediction=prediction, kernel=kernel)
     start = torch.randn(10, D, generator=torch.Generator().manual_seed(5)) * 0.2
-    out = sample_motion(prior, audio(150), [0, 1], SamplingOptions(steps=4, guidance_scale=guidance), start=start)
+    options = SamplingOptions(steps=4, guidance_scale=guidance, eta=eta)
+    out = sample_motion(prior, audio(150), [0, 1], options, start=start)
     assert out.shape == (2, 150, D) and torch.isfinite(out).all()
     assert (out[:, :10] - start).abs().max() < 1e-6
+
+
+@pytest.mark.parametrize("t", [0, 1, 300, 999])
+def test_v_prediction_maps_the_true_velocity_to_the_clean_codes(t):
+    """x0 = √ᾱ·x_t − √(1−ᾱ)·v inverts v = √ᾱ·ε − √(1−ᾱ)·x0 at every noise level, t = 0 included."""
+    denoiser = tiny_prior(prediction="v").denoiser
+    g = torch.Generator().manual_seed(t)
+    x0, noise, steps = torch.randn(2, 30, D, generator=g), torch.randn(2, 30, D, generator=g), torch.full((2,), t)
+    ab = alpha_bar(steps).view(-1, 1, 1)
+    v = ab.sqrt() * noise - (1 - ab).sqrt() * x0
+    assert torch.allclose(denoiser.to_x0(v, add_noise(x0, noise, steps), steps), x0, atol=1e-4)
+
+
+def test_v_prediction_passes_clean_codes_through_at_zero_noise():
+    """At t = 0 a v-denoiser returns its input whatever the network says: nothing for the
+    network to rebuild, unlike x0-prediction."""
+    prior = tiny_prior(prediction="v")
+    x = torch.randn(2, 40, D, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        out = prior.denoiser(x, torch.zeros(2, dtype=torch.long), audio(40)[None].expand(2, -1, -1),
+                             torch.zeros_like(x), torch.zeros(2, 40), torch.zeros(2, 2))
+    assert torch.allclose(out, x, atol=1e-5)
+
+
+def test_priors_saved_without_a_prediction_key_load_as_x0(tmp_path):
+    import json
+
+    from talkinghead.component import load_module, save_module
+    prior = tiny_prior()
+    save_module(prior, tmp_path / "prior", "prior")
+    path = tmp_path / "prior" / "config.json"
+    config = json.loads(path.read_text())
+    del config["config"]["prediction"], config["config"]["kernel"]   # as written before the keys existed
+    path.write_text(json.dumps(config))
+    loaded = load_module(MotionPrior, tmp_path / "prior")
+    assert loaded.denoiser.prediction == "x0" and loaded.config["kernel"] == 1
+    x = torch.randn(1, 30, D)
+    args = (torch.tensor([400]), audio(30)[None], torch.zeros_like(x), torch.zeros(1, 30), torch.zeros(1, 2))
+    with torch.no_grad():
+        assert torch.allclose(loaded.denoiser(x, *args), prior.denoiser(x, *args), atol=1e-2)  # float16 weights
+    new = tiny_prior(prediction="v", kernel=5)
+    save_module(new, tmp_path / "v", "prior")
+    loaded = load_module(MotionPrior, tmp_path / "v")
+    assert loaded.denoiser.prediction == "v" and loaded.config["kernel"] == 5
+    with pytest.raises(ValueError, match="prediction"):
+        MotionPrior(D, C, prediction="eps")
+    with pytest.raises(ValueError, match="kernel"):
+        MotionPrior(D, C, kernel=4)
+
+
+@pytest.mark.parametrize("kernel", [1, 5])
+def test_padding_frames_do_not_reach_real_frames(kernel):
+    """Training pads short clips: whatever sits in the padding, real frames' predictions are
+    the same (attention masks it, the convolutions read it as zeros)."""
+    denoiser = tiny_prior(prediction="v", kernel=kernel).denoiser
+    g = torch.Generator().manual_seed(4)
+    x, cond = torch.randn(1, 100, D, generator=g), torch.randn(1, 100, C, generator=g)
+    pad = torch.zeros(1, 100, dtype=torch.bool)
+    pad[:, 60:] = True
+    other = x.clone()
+    other[:, 60:] = 9.0
+    args = (torch.tensor([500]), cond, torch.zeros_like(x), torch.zeros(1, 100), torch.zeros(1, 2))
+    with torch.no_grad():
+        a, b = denoiser(x, *args, padding=pad), denoiser(other, *args, padding=pad)
+    assert torch.allclose(a[:, :60], b[:, :60], atol=1e-5)
 
 
 def test_dpm_solver_sampling_is_finite():
@@ -120,7 +210,7 @@ def test_chained_windows_continue_the_overlap():
 def test_sampling_options_are_validated():
     prior = tiny_prior()
     for bad in (SamplingOptions(sampler="euler"), SamplingOptions(steps=0), SamplingOptions(overlap=100),
-                SamplingOptions(temperature=-1)):
+                SamplingOptions(temperature=-1), SamplingOptions(eta=-0.1), SamplingOptions(eta=1.5)):
         with pytest.raises(ValueError):
             sample_motion(prior, audio(10), [0], bad)
 
@@ -152,6 +242,28 @@ def test_tiny_prior_overfits_two_windows():
     with torch.no_grad():
         after = loss_at(*fixed).item()
     assert before > 0.8 and after < 0.2, (before, after)
+
+
+def test_v_loss_is_zero_for_the_true_velocity_and_ignores_known_frames():
+    """denoiser_loss with v-prediction: the value term is the v error on unknown real frames,
+    the velocity term is on the implied x0 (so a network outputting the true v scores 0)."""
+    prior = tiny_prior(prediction="v")
+    g = torch.Generator().manual_seed(3)
+    x0, noise, t = torch.randn(2, 100, D, generator=g), torch.randn(2, 100, D, generator=g), torch.tensor([5, 700])
+    x_t = add_noise(x0, noise, t)
+    ab = alpha_bar(t).view(-1, 1, 1)
+    v = ab.sqrt() * noise - (1 - ab).sqrt() * x0
+    mask, pad = torch.zeros(2, 100), torch.zeros(2, 100, dtype=torch.bool)
+    mask[:, :20] = 1
+    args = (x_t, t, noise, x0, torch.zeros(2, 100, C), mask, torch.zeros(2, 2), pad)
+    prior.denoiser.network = lambda *a, **k: v                     # a perfect network
+    assert denoiser_loss(prior.denoiser, *args).item() < 1e-8
+    wrong_on_known = v.clone()
+    wrong_on_known[:, :20] += 3.0
+    prior.denoiser.network = lambda *a, **k: wrong_on_known
+    assert denoiser_loss(prior.denoiser, *args).item() < 1e-8
+    prior.denoiser.network = lambda *a, **k: v + 0.5
+    assert denoiser_loss(prior.denoiser, *args).item() > 0.2
 
 
 def test_motion_loss_ignores_known_and_padded_frames():

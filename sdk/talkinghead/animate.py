@@ -50,15 +50,20 @@ class MotionModels:
 
     @torch.no_grad()
     def codes(self, features: np.ndarray, seeds: list[int], options: SamplingOptions = SamplingOptions(),
-              prior: str = "diffusion") -> np.ndarray:
-        """len(seeds)×T×28 codes: lip codes predicted, non-lip codes sampled per seed."""
+              prior: str = "diffusion", start: np.ndarray | None = None) -> np.ndarray:
+        """len(seeds)×T×28 codes: lip codes predicted, non-lip codes sampled per seed.
+
+        start: K×18 raw non-lip codes the diffusion prior's motion begins with (zeros = the
+        speaker's neutral pose and expression), or None for a free start.
+        """
         if prior not in PRIORS or (prior == "ar" and self.ar is None):
             raise ValueError(f"prior {prior!r} is not available; choose from "
                              f"{[p for p in PRIORS if p != 'ar' or self.ar is not None]}")
         cond = self.audio_condition(features)
         lips = self.lip(cond[None])[0]                                          # T×L
         if prior == "diffusion":
-            non_lip = sample_motion(self.prior, cond, seeds, options)          # K×T×18
+            start = None if start is None else torch.as_tensor(start, dtype=torch.float32)
+            non_lip = sample_motion(self.prior, cond, seeds, options, start)   # K×T×18
         else:
             non_lip = self.ar.sample(cond, seeds, options.temperature)
         out = torch.cat([non_lip, lips.expand(len(seeds), -1, -1)], dim=-1)

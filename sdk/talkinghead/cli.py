@@ -156,10 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _command_modules():
     """`register(commands, train, eval)` functions of the parts that add commands."""
     from .evaluation import commands as evaluation
+    from .generator import commands as generator
     from .render import commands as render
     from .training import commands as training
 
-    return [training.register, render.register, evaluation.register]
+    return [generator.register, training.register, render.register, evaluation.register]
 
 
 def main(argv: list[str] | None = None) -> int:

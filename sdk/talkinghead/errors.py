@@ -65,3 +65,11 @@ class DataError(TalkingHeadError, ValueError):
 
 class MotionFitError(TalkingHeadError, ValueError):
     """Meshes given to the motion fit have the wrong shape or are not finite."""
+
+
+class InvalidOptionError(TalkingHeadError, ValueError):
+    """A generation option out of range or of the wrong kind; the message names it and the range."""
+
+
+class BackendNotAvailableError(TalkingHeadError, ImportError):
+    """A backend asked for by name whose runtime is not installed; the message names the pip extra."""

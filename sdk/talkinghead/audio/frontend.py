@@ -26,12 +26,16 @@ def loudness_gain_db(energy: np.ndarray) -> float:
 
 
 def frame_features(mel: np.ndarray, energy: np.ndarray, pitch: np.ndarray,
-                   gain_db: float | None = None) -> np.ndarray:
-    """mel (4T)×80, energy T, pitch T -> T×323 float32 (gain: loudness_gain_db(energy) by default)."""
+                   gain_db: float | np.ndarray | None = None) -> np.ndarray:
+    """mel (4T)×80, energy T, pitch T -> T×323 float32.
+
+    gain_db: one gain for the recording (default loudness_gain_db(energy)) or one per frame (T).
+    """
     num_frames = len(energy)
-    gain = loudness_gain_db(energy) if gain_db is None else gain_db
+    gain = loudness_gain_db(energy) if gain_db is None else np.asarray(gain_db, np.float64)
+    mel_gain = np.repeat(gain, F.MELS_PER_FRAME)[:, None] if np.ndim(gain) else gain
     floor = mel <= _MEL_FLOOR + 1e-6                       # digital silence stays silence
-    mel = np.where(floor, _MEL_FLOOR, np.maximum(mel + gain / 10.0, _MEL_FLOOR))
+    mel = np.where(floor, _MEL_FLOOR, np.maximum(mel + mel_gain / 10.0, _MEL_FLOOR))
     silent = energy <= F.SILENCE_DB + 1e-6
     level = np.where(silent, F.SILENCE_DB, np.maximum(energy + gain, F.SILENCE_DB)) / 20.0
     voiced = pitch > 0

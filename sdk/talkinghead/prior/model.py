@@ -9,11 +9,14 @@ from .denoiser import NUM_STYLE, MotionDenoiser
 
 class MotionPrior(nn.Module):
     def __init__(self, motion_dim: int = 18, audio_dim: int = 128, dim: int = 128, layers: int = 3,
-                 heads: int = 4, window: int = 100):
+                 heads: int = 4, window: int = 100, prediction: str = "x0", kernel: int = 1):
+        """prediction: what the denoiser's network outputs, "x0" or "v"; kernel: width of its
+        temporal convolutions over the motion input, 1 = none (see denoiser.py). The defaults
+        are the first priors', so priors saved before these keys existed load unchanged."""
         super().__init__()
         self.config = dict(motion_dim=motion_dim, audio_dim=audio_dim, dim=dim, layers=layers,
-                           heads=heads, window=window)
-        self.denoiser = MotionDenoiser(motion_dim, audio_dim, dim, layers, heads, window)
+                           heads=heads, window=window, prediction=prediction, kernel=kernel)
+        self.denoiser = MotionDenoiser(motion_dim, audio_dim, dim, layers, heads, window, prediction, kernel)
         self.register_buffer("code_mean", torch.zeros(motion_dim))
         self.register_buffer("code_std", torch.ones(motion_dim))
         # style = (log mean pose speed, blinks per minute), standardised; default = corpus median

@@ -15,9 +15,22 @@ from .schedule import alpha_bar
 Denoise = Callable[[torch.Tensor, int], torch.Tensor]
 
 
+def _noise(shape: torch.Size, generator, dtype: torch.dtype) -> torch.Tensor:
+    """Standard normal noise; `generator` may be one generator or a list of one per batch row
+    (then row i depends on generator i alone, so a seed fixes its sample whatever the batch)."""
+    if isinstance(generator, (list, tuple)):
+        if len(generator) != shape[0]:
+            raise ValueError(f"{len(generator)} generators for a batch of {shape[0]}")
+        return torch.stack([torch.randn(shape[1:], generator=g, dtype=dtype) for g in generator])
+    return torch.randn(shape, generator=generator, dtype=dtype)
+
+
 def ddim(denoise: Denoise, x: torch.Tensor, steps: list[int], eta: float = 0.0,
-         generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
-    """DDIM (Song et al. 2021, eq. 12): eta=0 is deterministic given the initial noise x."""
+         generator: torch.Generator | list[torch.Generator] | None = None,
+         temperature: float = 1.0) -> torch.Tensor:
+    """DDIM (Song et al. 2021, eq. 12): eta=0 is deterministic given the initial noise x;
+    eta=1 is ancestral (DDPM-like) sampling, fresh noise (× temperature) at every step.
+    generator: one, or one per batch row (see _noise)."""
     for i, t in enumerate(steps):                                     # 1. for each step, high -> low
         x0 = denoise(x, t)                                            # 2. predict clean codes
         if i == len(steps) - 1:
@@ -27,7 +40,7 @@ def ddim(denoise: Denoise, x: torch.Tensor, steps: list[int], eta: float = 0.0,
         sigma = eta * ((1 - ab_next) / (1 - ab) * (1 - ab / ab_next)).sqrt()
         x = ab_next.sqrt() * x0 + (1 - ab_next - sigma ** 2).clamp(min=0).sqrt() * eps  # 4. step
         if eta > 0:
-            x = x + sigma * temperature * torch.randn(x.shape, generator=generator, dtype=x.dtype)
+            x = x + sigma * temperature * _noise(x.shape, generator, x.dtype)
     return x
 
 

@@ -6,10 +6,13 @@ first window may start from given frames (e.g. the avatar's neutral pose, codes 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
+from ..motion.layout import CodeLayout
 from .model import MotionPrior
 from .samplers import ddim, dpm_solver_pp
 from .schedule import sampling_steps
@@ -21,11 +24,14 @@ SAMPLERS = ("ddim", "dpm++")
 class SamplingOptions:
     steps: int = 10
     guidance_scale: float = 1.5    # classifier-free guidance on audio (1 = off)
-    temperature: float = 1.0       # scales the initial noise
+    temperature: float = 1.0       # scales the initial noise (and DDIM's fresh noise when eta > 0)
+    eta: float = 0.0               # DDIM stochasticity: 0 = deterministic ODE, 1 = ancestral
     sampler: str = "ddim"
     overlap: int = 25              # known frames carried from one window to the next
     motion_energy: float | None = None  # style; None = corpus median
     blink_rate: float | None = None     # blinks per minute; None = corpus median
+    smoothing: float = 0.0         # Gaussian σ (frames) over generated pose, gaze and expression
+                                   # codes, never blinks; 0 = off
 
     def validate(self, window: int) -> None:
         if self.sampler not in SAMPLERS:
@@ -36,6 +42,10 @@ class SamplingOptions:
             raise ValueError(f"overlap must be in [0, {window}), got {self.overlap}")
         if self.temperature < 0:
             raise ValueError(f"temperature must be ≥ 0, got {self.temperature}")
+        if not 0 <= self.eta <= 1:
+            raise ValueError(f"eta must be in [0, 1], got {self.eta}")
+        if not 0 <= self.smoothing <= 10:
+            raise ValueError(f"smoothing must be in [0, 10] frames, got {self.smoothing}")
 
 
 @torch.no_grad()
@@ -69,14 +79,41 @@ def sample_motion(prior: MotionPrior, audio: torch.Tensor, seeds: list[int],
         noise = torch.stack([torch.randn(n, dim, generator=g) for g in generators]) * options.temperature
         denoise = _guided(prior, cond, known, mask, style, options.guidance_scale)
         if options.sampler == "ddim":
-            x0 = ddim(denoise, noise, steps)
+            x0 = ddim(denoise, noise, steps, eta=options.eta, generator=generators,
+                      temperature=options.temperature)
         else:
             x0 = dpm_solver_pp(denoise, noise, steps)
-        out[:, begin:begin + n] = x0
+        out[:, begin:begin + n] = smooth(x0, mask, options.smoothing, _smoothed_dims(dim))
         if begin + n >= total:
             break
         begin += hop
     return prior.denormalize(out)
+
+
+def smooth(x: torch.Tensor, mask: torch.Tensor, sigma: float, dims: list[int]) -> torch.Tensor:
+    """x: B×n×D window, mask B×n (1 = known, kept exactly): Gaussian smoothing over time of
+    the `dims` codes of the other frames, reading known frames as context and repeating the
+    edge frames beyond the window."""
+    if sigma <= 0 or not dims:
+        return x
+    radius = max(1, math.ceil(3 * sigma))
+    kernel = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=x.dtype) / sigma) ** 2)
+    b, n, _ = x.shape
+    y = x[..., dims].transpose(1, 2).reshape(b * len(dims), 1, n)
+    y = F.conv1d(F.pad(y, (radius, radius), mode="replicate"), (kernel / kernel.sum()).view(1, 1, -1))
+    out = x.clone()
+    out[..., dims] = y.reshape(b, len(dims), n).transpose(1, 2)
+    m = mask.unsqueeze(-1).to(x.dtype)
+    return out * (1 - m) + x * m
+
+
+def _smoothed_dims(dim: int) -> list[int]:
+    """Every non-lip code but the two blinks (fast by nature); all codes for other layouts."""
+    layout = CodeLayout()
+    if dim != layout.non_lip.stop:
+        return list(range(dim))
+    blinks = {layout.eyes.start, layout.eyes.start + 1}
+    return [d for d in range(dim) if d not in blinks]
 
 
 def _guided(prior, cond, known, mask, style, scale):

@@ -6,6 +6,7 @@ thin-plate solve, the paste-back plan and the colours used for the mouth fill ar
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from .flow import TpsFlow
 from .paste import PastePlan
 
 CROP_SCALE = 1.7  # crop side / the mesh bounding box's longer side
+AVATAR_FORMAT = 1  # version of the file Avatar.save writes
 
 
 @dataclass
@@ -35,6 +37,55 @@ class Avatar:
         """...×478×(2|3) image pixels -> ...×478×2 crop pixels."""
         m = self.matrix
         return (mesh[..., :2] @ m[:, :2].T + m[:, 2]).astype(np.float32)
+
+    def resized(self, size: int) -> "Avatar":
+        """The same portrait prepared for another crop size (no new face analysis)."""
+        return self if size == self.size else make_avatar(self.image, self.mesh, size, neutral=self.neutral)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the avatar (photo, face mesh, neutral) to an .npz; `Avatar.load` rebuilds it
+        without face analysis. The write is atomic."""
+        from ..fileio import atomic_write
+
+        if self.neutral is None:
+            raise ValueError("this avatar has no neutral (prepared without a motion basis); "
+                             "prepare it with Generator.prepare before saving.")
+        n = self.neutral
+        arrays = dict(format=np.array(AVATAR_FORMAT), image=self.image, mesh=self.mesh, size=np.array(self.size),
+                      neutral_shape=n.shape, neutral_scale=np.array(n.scale),
+                      neutral_rotation=n.rotation, neutral_translation=n.translation)
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:
+                np.savez_compressed(f, **arrays)
+        return atomic_write(path, write)
+
+    @classmethod
+    def load(cls, path: str | Path, size: int | None = None) -> "Avatar":
+        """An avatar written by `save` (size: re-prepare for another crop size)."""
+        from ..errors import DataError, InputFileNotFoundError
+        from ..motion.codes import Neutral
+
+        path = Path(path)
+        if not path.is_file():
+            raise InputFileNotFoundError(f"avatar file {path} does not exist: create it with "
+                                         "Generator.prepare(image).save(path).")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if int(z["format"]) != AVATAR_FORMAT:
+                    raise DataError(f"{path} is avatar format {int(z['format'])}; this talkinghead reads "
+                                    f"{AVATAR_FORMAT}: prepare the portrait again.")
+                neutral = Neutral(shape=z["neutral_shape"], scale=float(z["neutral_scale"]),
+                                  rotation=z["neutral_rotation"], translation=z["neutral_translation"])
+                image, mesh, saved = z["image"], z["mesh"], int(z["size"])
+        except DataError:
+            raise
+        except Exception as exc:  # zip/npz/key errors: the file is not what it should be
+            raise DataError(f"{path} is not a readable talkinghead avatar file ({exc}): prepare the "
+                            "portrait again with Generator.prepare(image).save(path).") from exc
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or mesh.shape != (topo.NUM_POINTS, 3):
+            raise DataError(f"{path} holds arrays of the wrong shape: prepare the portrait again.")
+        return make_avatar(image, mesh, size or saved, neutral=neutral)
 
 
 def crop_matrix(mesh: np.ndarray, size: int) -> np.ndarray:

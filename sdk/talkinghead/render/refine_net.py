@@ -58,3 +58,23 @@ class RefineNet(nn.Module):
     @classmethod
     def load(cls, folder: str | Path) -> "RefineNet":
         return load_module(cls, folder)
+
+
+class CompiledRefine:
+    """A RefineNet run by another backend (openvino, onnx), called like the net itself:
+    1×10×N×N tensor -> 1×3×N×N tensor."""
+
+    def __init__(self, net: RefineNet, backend: str, num_threads: int | None = None):
+        from ..backends import compile_module
+
+        self.size, self.backend = net.size, backend
+        example = {"x": torch.zeros(1, IN_CHANNELS, net.size, net.size)}
+        self.runtime = compile_module(net, backend, example, ("residual",), num_threads)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.runtime(x=x.numpy())["residual"])
+
+
+def refine_for_backend(net: RefineNet, backend: str) -> "RefineNet | CompiledRefine":
+    """The net itself for torch, else compiled for `backend`."""
+    return net if backend == "torch" else CompiledRefine(net, backend)

@@ -17,7 +17,7 @@ from ..errors import MotionFitError, TalkingHeadError
 from ..face import topology as topo
 from ..kernels.resample import remap_bilinear
 from .avatar import Avatar, make_avatar
-from .refine_net import RefineNet
+from .refine_net import CompiledRefine, RefineNet
 from .regions import edit_eyes, fill_mouth
 
 CROP_SIZES = (256, 512)
@@ -37,12 +37,13 @@ class Warped:
 
 
 class Renderer:
-    """refine: a RefineNet (None renders warp only). crop_size: 256 (fast) or 512 (quality)."""
+    """refine: a RefineNet, or a CompiledRefine for another backend (None renders warp only).
+    crop_size: 256 (fast) or 512 (quality)."""
 
-    def __init__(self, refine: RefineNet | None = None, crop_size: int = 512):
+    def __init__(self, refine: RefineNet | CompiledRefine | None = None, crop_size: int = 512):
         if crop_size not in CROP_SIZES:
             raise ValueError(f"crop_size must be one of {CROP_SIZES}; got {crop_size}")
-        self.refine = refine.eval() if refine is not None else None
+        self.refine = refine.eval() if isinstance(refine, RefineNet) else refine
         self.crop_size = crop_size
 
     @classmethod

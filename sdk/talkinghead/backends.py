@@ -1,0 +1,115 @@
+"""Backends: one small protocol for every runtime, and a registry that picks one.
+
+A runtime has `inputs` and `outputs` (names) and `__call__(**arrays) -> {name: array}`.
+`resolve_backend("auto")` takes the first installed backend of AUTO_ORDER (fastest first, as
+measured by benchmarks/generate.py); a backend asked for by name that is not installed fails
+with the pip extra that installs it. A PyTorch module is compiled for OpenVINO or ONNX Runtime
+in memory at load time (`compile_module`); exported device bundles come with the export issue.
+"""
+from __future__ import annotations
+
+import importlib.util
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .errors import BackendNotAvailableError
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    package: str  # the import that must succeed
+    extra: str    # pip extra that installs it
+
+
+BACKENDS = {b.name: b for b in (Backend("torch", "torch", "talkinghead"),
+                                Backend("openvino", "openvino", "talkinghead[openvino]"),
+                                Backend("onnx", "onnxruntime", "talkinghead[onnx]"))}
+AUTO_ORDER = ("openvino", "onnx", "torch")
+
+
+def is_installed(name: str) -> bool:
+    return importlib.util.find_spec(BACKENDS[name].package) is not None
+
+
+def resolve_backend(name: str = "auto") -> str:
+    """The backend to use: `name` itself (checked), or the fastest installed one for "auto"."""
+    if name == "auto":
+        return next(b for b in AUTO_ORDER if is_installed(b))
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be 'auto' or one of {sorted(BACKENDS)}; got {name!r}.")
+    if not is_installed(name):
+        raise BackendNotAvailableError(f"backend {name!r} needs the {BACKENDS[name].package} package, which "
+                                       f"is not installed: pip install '{BACKENDS[name].extra}'.")
+    return name
+
+
+class TorchRuntime:
+    def __init__(self, module: torch.nn.Module, inputs: tuple[str, ...], outputs: tuple[str, ...]):
+        self.module, self.inputs, self.outputs = module.eval(), inputs, outputs
+
+    def __call__(self, **arrays: np.ndarray) -> dict[str, np.ndarray]:
+        with torch.inference_mode():
+            result = self.module(*(torch.from_numpy(np.ascontiguousarray(arrays[n])) for n in self.inputs))
+        result = result if isinstance(result, tuple) else (result,)
+        return {n: r.numpy() for n, r in zip(self.outputs, result)}
+
+
+class OpenVINORuntime:
+    """An OpenVINO CPU model in fp32 (bf16 would be chosen by default on CPUs that have it)."""
+
+    def __init__(self, model, inputs: tuple[str, ...], outputs: tuple[str, ...], num_threads: int | None = None):
+        import openvino as ov
+
+        config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+        if num_threads:
+            config["INFERENCE_NUM_THREADS"] = int(num_threads)
+        self.compiled = ov.Core().compile_model(model, "CPU", config)
+        self.request = self.compiled.create_infer_request()
+        self.inputs, self.outputs = inputs, outputs
+
+    def __call__(self, **arrays: np.ndarray) -> dict[str, np.ndarray]:
+        self.request.infer({i: np.ascontiguousarray(arrays[n], np.float32) for i, n in enumerate(self.inputs)})
+        return {n: self.request.get_output_tensor(i).data.copy() for i, n in enumerate(self.outputs)}
+
+
+class OnnxRuntime:
+    def __init__(self, model_bytes: bytes, inputs: tuple[str, ...], outputs: tuple[str, ...],
+                 num_threads: int | None = None):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if num_threads:
+            options.intra_op_num_threads = int(num_threads)
+        self.session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+        self.inputs, self.outputs = inputs, outputs
+
+    def __call__(self, **arrays: np.ndarray) -> dict[str, np.ndarray]:
+        values = self.session.run(list(self.outputs), {n: np.ascontiguousarray(arrays[n], np.float32)
+                                                      for n in self.inputs})
+        return dict(zip(self.outputs, values))
+
+
+def compile_module(module: torch.nn.Module, backend: str, example: dict[str, torch.Tensor],
+                   outputs: tuple[str, ...], num_threads: int | None = None):
+    """A runtime running `module` on `backend`; `example` names the inputs (with example values,
+    whose batch and spatial sizes are kept fixed)."""
+    backend = resolve_backend(backend)
+    inputs = tuple(example)
+    module = module.eval()
+    if backend == "torch":
+        return TorchRuntime(module, inputs, outputs)
+    if backend == "openvino":
+        import openvino as ov
+
+        with torch.no_grad():
+            model = ov.convert_model(module, example_input=tuple(example.values()))
+        return OpenVINORuntime(model, inputs, outputs, num_threads)
+    buffer = io.BytesIO()
+    with torch.no_grad():
+        torch.onnx.export(module, tuple(example.values()), buffer, dynamo=False, input_names=list(inputs),
+                          output_names=list(outputs))
+    return OnnxRuntime(buffer.getvalue(), inputs, outputs, num_threads)

@@ -1,0 +1,304 @@
+"""Generator: portrait + speech -> talking-head video. The object a desktop app embeds.
+
+    gen = Generator.from_pretrained()              # the embedded default bundle, or a path
+    avatar = gen.prepare("portrait.jpg")           # face analysis + per-portrait precompute
+    video = gen.generate(avatar, "speech.wav", seed=7, out="talk.mp4")
+    for chunk in gen.stream(avatar, audio_chunks): # frames as the audio arrives
+        ...
+
+Pipeline per video (DESIGN §2): audio features -> audio encoder -> lip codes (lip model) and
+non-lip codes (diffusion prior, sampled per seed) -> user controls -> meshes composed on the
+portrait's neutral -> renderer (warp, mouth and eyes, refinement, paste-back) -> frames/mp4.
+"""
+from __future__ import annotations
+
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+from tqdm import tqdm
+
+from ..animate import MotionModels
+from ..audio.frontend import features_from_audio
+from ..backends import resolve_backend
+from ..bundle import default_bundle_dir, verify, write_manifest
+from ..errors import AudioTooShortError, BundleError, InvalidOptionError
+from ..media.audio import SAMPLE_RATE, load_audio
+from ..media.video import VideoWriter
+from ..motion import MotionBasis, compose
+from ..render.avatar import Avatar
+from ..render.refine_net import RefineNet, refine_for_backend
+from ..render.renderer import Renderer
+from .audio_stream import MARGIN_AFTER, FeatureStream, audio_chunks
+from .config import GenerationConfig
+from .controls import FrameRateConverter, apply_controls, output_frames
+from .motion_stream import RIGHT, MotionStream
+
+COMPONENTS = ("motion", "audio", "lip", "prior", "render")  # `ar` is optional (evaluation only)
+START_FRAMES = 5      # ref_pose: the motion begins with this many frames at the portrait's pose
+COMPOSE_BLOCK = 100   # frames composed at once (bounds memory for long audio)
+
+
+@dataclass
+class Video:
+    """One generated performance."""
+    seed: int
+    codes: np.ndarray              # T×28 motion codes per output frame, controls applied
+    fps: float
+    audio: np.ndarray              # the speech, 16 kHz float32
+    frames: np.ndarray | None = None  # T×H×W×3 uint8 when no `out` was given
+    path: Path | None = None          # the mp4 when `out` was given
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.codes)
+
+    @property
+    def duration(self) -> float:
+        return self.num_frames / self.fps
+
+
+@dataclass
+class StreamChunk:
+    """Frames of a stream with the audio they span."""
+    frames: np.ndarray      # N×H×W×3 uint8
+    audio: np.ndarray       # 16 kHz float32 samples of these frames
+    start_frame: int        # index of frames[0] in the whole stream
+    timestamps: np.ndarray  # N presentation times in seconds
+    codes: np.ndarray       # N×28 motion codes of these frames, controls applied
+
+
+class Generator:
+    def __init__(self, folder: Path, manifest: dict, basis: MotionBasis, motion: MotionModels,
+                 refine: RefineNet, config: GenerationConfig = GenerationConfig(), backend: str = "torch"):
+        self.folder, self.manifest = folder, manifest
+        self.basis, self.motion, self.config, self.backend = basis, motion, config, backend
+        self._refine = refine_for_backend(refine, backend)
+        self._renderers: dict[int, Renderer] = {}
+        self._analyzer = None
+
+    # -- bundles ------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, path: str | Path | None = None, *, backend: str = "auto",
+                        config: GenerationConfig | None = None) -> "Generator":
+        """Load a bundle folder (default: the one embedded in the package). Every file's sha256
+        is checked against bundle.json; the file at fault is named. Nothing is unpickled."""
+        folder = Path(path) if path is not None else default_bundle_dir()
+        manifest = verify(folder)
+        missing = [c for c in COMPONENTS if c not in manifest.get("components", {})]
+        if missing:
+            raise BundleError(f"bundle {folder} lacks the component(s) {missing} a generator needs.")
+        backend = resolve_backend(backend)
+        return cls(folder, manifest, MotionBasis.load(folder / "motion"), MotionModels.load(folder),
+                   RefineNet.load(folder / "render"), config or GenerationConfig(), backend)
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        """Write this generator's bundle to `folder` (which must not exist yet); atomic."""
+        folder = Path(folder)
+        if folder.exists():
+            raise FileExistsError(f"{folder} already exists: choose a new folder for the bundle.")
+        tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            for name in self.manifest["components"]:
+                shutil.copytree(self.folder / name, tmp / name)
+            write_manifest(tmp)
+            verify(tmp)
+            tmp.rename(folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return folder
+
+    @property
+    def info(self) -> dict:
+        """What the bundle is: versions, components with sizes, data sources and licences."""
+        m = self.manifest
+        return {"bundle": str(self.folder), "format_version": m.get("format_version"),
+                "sdk_version": m.get("sdk_version"), "fps": m.get("fps"), "backend": self.backend,
+                "components": {name: sum(f["size"] for f in files.values())
+                               for name, files in m["components"].items()},
+                "data": m.get("data", {})}
+
+    # -- portraits ------------------------------------------------------------------------------
+    def prepare(self, image, face_index: int | None = None, crop_size: int | None = None) -> Avatar:
+        """Analyse a portrait (path or RGB array) once: `Avatar` to pass to generate/stream.
+
+        face_index picks a face when the photo has several (left to right; default the largest).
+        """
+        from ..face import FaceAnalyzer
+        from ..media.image import load_image
+
+        image = load_image(image)
+        if self._analyzer is None:
+            self._analyzer = FaceAnalyzer()
+        face = self._analyzer.analyze(image, face_index=face_index)
+        return self._renderer(crop_size or self.config.crop_size).prepare(image, face=face, basis=self.basis)
+
+    # -- offline generation -----------------------------------------------------------------------
+    def generate(self, avatar, audio, *, out: str | Path | None = None, num_samples: int = 1,
+                 sample_rate: int | None = None, config: GenerationConfig | None = None,
+                 progress: bool = False, callback: Callable[[int, int], None] | None = None,
+                 **options) -> Video | list[Video]:
+        """Generate `num_samples` performances of `audio` (path, or array with `sample_rate`).
+
+        avatar: an Avatar from `prepare`, or an image path/array (prepared here).
+        options: any GenerationConfig field (seed, motion_scale, blink_rate, gaze, ...),
+        overriding `config` (default: the generator's config). Sample k uses seed + k.
+        out: an .mp4 path (H.264 + AAC, written atomically); with num_samples > 1 each sample
+        goes to <stem>_seed<N>.mp4. Without out, frames are returned as T×H×W×3 uint8.
+        callback(done, total) is called after every frame; an exception in it stops the
+        generation and no partial mp4 is left behind.
+        Returns a Video, or a list of them when num_samples > 1.
+        """
+        config = self._config(config, options)
+        if not isinstance(num_samples, int) or num_samples < 1:
+            raise InvalidOptionError(f"num_samples must be a positive integer; got {num_samples!r}.")
+        avatar = self._avatar(avatar, config.crop_size)
+        speech = load_audio(audio, sample_rate)
+        features = features_from_audio(speech)                                     # T×323
+        seeds = [config.seed + k for k in range(num_samples)]
+        codes = self.motion.codes(features, seeds, config.sampling_options(), start=self._start(config))
+        total = output_frames(len(speech), config.fps)
+        if total == 0:
+            raise AudioTooShortError(f"the audio gives no whole frame at {config.fps} fps; give at "
+                                     f"least {1000 / config.fps:.0f} ms of speech.")
+        bar = tqdm(total=total * num_samples, unit="frame", desc="generate", disable=not progress)
+        videos = []
+        for k, seed in enumerate(seeds):
+            track = FrameRateConverter(config.fps).push(apply_controls(codes[k], config), final_count=total)
+            frames = self._frames(avatar, track, config, bar, callback, k * total, total * num_samples)
+            video = Video(seed=seed, codes=track, fps=config.fps, audio=speech)
+            if out is None:
+                video.frames = np.stack(list(frames))
+            else:
+                video.path = self._write(frames, _sample_path(out, seed, num_samples), avatar, config, speech)
+            videos.append(video)
+        bar.close()
+        return videos[0] if num_samples == 1 else videos
+
+    # -- streaming ------------------------------------------------------------------------------
+    def stream(self, avatar, audio, *, sample_rate: int = SAMPLE_RATE, chunk_frames: int = 10,
+               config: GenerationConfig | None = None, gain_db: float | None = None,
+               **options) -> Iterator[StreamChunk]:
+        """Frames as the audio arrives: audio is an iterable of sample chunks (at `sample_rate`,
+        converted to 16 kHz) or a file path (read block by block).
+
+        Frames are produced `chunk_frames` at a time; a frame is ready once the audio up to
+        `lookahead_ms(chunk_frames)` past its start has arrived. Memory stays flat for any
+        length. The loudness normalisation uses the audio so far (or a fixed `gain_db`).
+        A seed gives a different performance here than in `generate` (shorter prior windows).
+        """
+        config = self._config(config, options)
+        avatar = self._avatar(avatar, config.crop_size)
+        features = FeatureStream(gain_db)
+        motion = MotionStream(self.motion, config.sampling_options(), config.seed, chunk_frames,
+                              start=self._start(config))
+        rate = FrameRateConverter(config.fps)
+        pending = _AudioQueue(config.fps)
+        for chunk in audio_chunks(audio, sample_rate):
+            pending.push(chunk)
+            features.push(chunk)
+            motion.push(features.pull())
+            rows = rate.push(apply_controls(motion.pull(), config))
+            yield from self._chunks(avatar, rows, config, pending, chunk_frames)
+        if features.total < SAMPLE_RATE * 0.04:
+            raise AudioTooShortError(f"the streamed audio is {1000 * features.total / SAMPLE_RATE:.1f} ms "
+                                     "long; at least 40 ms (one frame) is needed.")
+        features.end()
+        motion.push(features.pull())
+        motion.end()
+        rows = rate.push(apply_controls(motion.pull(), config),
+                         final_count=output_frames(features.total, config.fps))
+        yield from self._chunks(avatar, rows, config, pending, chunk_frames)
+
+    @staticmethod
+    def lookahead_ms(chunk_frames: int = 10) -> float:
+        """Audio a streamed frame waits for past its own start: its chunk + the models' look-ahead."""
+        return (chunk_frames + RIGHT + MARGIN_AFTER) * 40.0
+
+    # -- internals ------------------------------------------------------------------------------
+    def _config(self, config: GenerationConfig | None, options: dict) -> GenerationConfig:
+        return (config or self.config).updated(**options) if options else (config or self.config)
+
+    def _renderer(self, crop_size: int) -> Renderer:
+        if crop_size not in self._renderers:
+            self._renderers[crop_size] = Renderer(self._refine, crop_size)
+        return self._renderers[crop_size]
+
+    def _avatar(self, avatar, crop_size: int) -> Avatar:
+        if not isinstance(avatar, Avatar):
+            avatar = self.prepare(avatar, crop_size=crop_size)
+        if avatar.neutral is None:
+            raise InvalidOptionError("this avatar has no neutral pose: make it with Generator.prepare(image).")
+        return avatar.resized(crop_size)
+
+    def _start(self, config: GenerationConfig) -> np.ndarray | None:
+        dim = self.motion.layout.non_lip.stop
+        return np.zeros((START_FRAMES, dim), np.float32) if config.ref_pose else None
+
+    def _frames(self, avatar: Avatar, codes: np.ndarray, config: GenerationConfig, bar, callback,
+                done: int, total: int) -> Iterator[np.ndarray]:
+        """Frames for T×28 codes, composed in blocks so memory does not grow with T."""
+        renderer = self._renderer(config.crop_size)
+        draw = renderer.render if config.paste_back else renderer.render_crop
+        for lo in range(0, len(codes), COMPOSE_BLOCK):
+            for mesh in compose(avatar.neutral, codes[lo:lo + COMPOSE_BLOCK], self.basis):
+                yield draw(avatar, mesh)
+                done += 1
+                bar.update()
+                if callback is not None:
+                    callback(done, total)
+
+    def _write(self, frames: Iterable[np.ndarray], path: Path, avatar: Avatar, config: GenerationConfig,
+               speech: np.ndarray) -> Path:
+        h, w = avatar.image.shape[:2] if config.paste_back else (avatar.size, avatar.size)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with VideoWriter(path, w, h, fps=config.fps, audio=speech) as writer:
+            writer.write_many(frames)
+        return path
+
+    def _chunks(self, avatar: Avatar, rows: np.ndarray, config: GenerationConfig, pending,
+                size: int) -> Iterator[StreamChunk]:
+        """Render code rows (n×28) into chunks of at most `size` frames."""
+        for lo in range(0, len(rows), size):
+            part, start = rows[lo:lo + size], pending.frame
+            frames = np.stack(list(self._frames(avatar, part, config, _NoBar, None, 0, 0)))
+            timestamps = (start + np.arange(len(part))) / config.fps
+            yield StreamChunk(frames=frames, audio=pending.pop(len(part)), start_frame=start,
+                              timestamps=timestamps, codes=part)
+
+
+def _sample_path(out: str | Path, seed: int, num_samples: int) -> Path:
+    out = Path(out)
+    if out.suffix.lower() != ".mp4":
+        raise InvalidOptionError(f"out must be an .mp4 path; got {out}.")
+    return out if num_samples == 1 else out.with_name(f"{out.stem}_seed{seed}{out.suffix}")
+
+
+class _NoBar:
+    @staticmethod
+    def update():
+        pass
+
+
+class _AudioQueue:
+    """The streamed audio not yet handed out with frames (16 kHz)."""
+
+    def __init__(self, fps: float):
+        self.fps, self.frame = fps, 0
+        self.samples = np.zeros(0, np.float32)
+        self.offset = 0  # absolute index of samples[0]
+
+    def push(self, chunk: np.ndarray) -> None:
+        self.samples = np.concatenate([self.samples, chunk])
+
+    def pop(self, frames: int) -> np.ndarray:
+        """The samples of the next `frames` frames (zero-padded past the end of the audio)."""
+        a = round(self.frame * SAMPLE_RATE / self.fps)
+        b = round((self.frame + frames) * SAMPLE_RATE / self.fps)
+        self.frame += frames
+        out = self.samples[a - self.offset:b - self.offset]
+        self.samples, self.offset = self.samples[b - self.offset:], b
+        return np.pad(out, (0, (b - a) - len(out)))

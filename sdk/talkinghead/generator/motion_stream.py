@@ -1,0 +1,84 @@
+"""Frame features arriving in order -> motion codes, chunk by chunk, with bounded memory.
+
+Each chunk of `chunk` new frames is encoded with `LEFT` frames of audio context before it and
+`RIGHT` after (the look-ahead), its lips predicted, and its non-lip motion sampled as one
+prior window that continues the previous chunk's last `overlap` frames as known frames.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..animate import MotionModels
+from ..errors import InvalidOptionError
+from ..prior.sampling import SamplingOptions, sample_motion
+
+LEFT = 25   # frames of past audio the encoder sees
+RIGHT = 8   # frames of future audio the encoder and lip model see (look-ahead)
+
+
+class MotionStream:
+    """push(features) / end(), then pull() the codes of the frames now complete (n×28).
+
+    start: raw non-lip codes the motion begins from (e.g. zeros = the portrait's pose), or None.
+    """
+
+    def __init__(self, models: MotionModels, options: SamplingOptions, seed: int, chunk: int = 10,
+                 start: np.ndarray | None = None):
+        window = models.prior.window
+        if not 1 <= chunk <= window - options.overlap:
+            raise InvalidOptionError(f"chunk_frames must be in [1, {window - options.overlap}] frames; got {chunk}.")
+        self.models, self.options, self.seed, self.chunk = models, options, int(seed), int(chunk)
+        self.features = np.zeros((0, models.encoder.config["in_dim"]), np.float32)  # from frame `offset`
+        self.offset = 0
+        self.done = 0
+        self.ended = False
+        self.index = 0
+        self.start = None if start is None else torch.as_tensor(start, dtype=torch.float32)
+        self.history_cond: torch.Tensor | None = None   # last `overlap` frames' audio condition
+        self.history_codes: torch.Tensor | None = None  # and their raw non-lip codes
+
+    def push(self, features: np.ndarray) -> None:
+        self.features = np.concatenate([self.features, features])
+
+    def end(self) -> None:
+        self.ended = True
+
+    def pull(self) -> np.ndarray:
+        out = []
+        while True:
+            have = self.offset + len(self.features)
+            n = min(self.chunk, have - self.done) if self.ended else self.chunk
+            if n <= 0 or (not self.ended and self.done + n + RIGHT > have):
+                break
+            out.append(self._step(self.done, self.done + n))
+        return np.concatenate(out) if out else np.zeros((0, self.models.layout.dim), np.float32)
+
+    @torch.no_grad()
+    def _step(self, a: int, b: int) -> np.ndarray:
+        lo = max(a - LEFT, self.offset)
+        hi = min(b + RIGHT, self.offset + len(self.features))
+        cond = self.models.audio_condition(self.features[lo - self.offset:hi - self.offset])  # n×C
+        lips = self.models.lip(cond[None])[0, a - lo:b - lo]                                  # n×L
+        cond = cond[a - lo:b - lo]
+        seed = (self.seed << 20) + self.index  # a fresh noise draw per chunk, fixed by the seed
+        if self.history_codes is None:
+            non_lip = sample_motion(self.models.prior, cond, [seed], self.options, start=self.start)[0]
+        else:
+            k = len(self.history_codes)
+            window = torch.cat([self.history_cond, cond])
+            non_lip = sample_motion(self.models.prior, window, [seed], self.options,
+                                    start=self.history_codes)[0, k:]
+        keep = self.options.overlap
+        self.history_cond = _tail(self.history_cond, cond, keep)
+        self.history_codes = _tail(self.history_codes, non_lip, keep)
+        self.index += 1
+        self.done = b
+        drop = max(b - LEFT, self.offset) - self.offset
+        self.features, self.offset = self.features[drop:], self.offset + drop
+        return torch.cat([non_lip, lips], dim=-1).numpy()
+
+
+def _tail(old: torch.Tensor | None, new: torch.Tensor, keep: int) -> torch.Tensor:
+    joined = new if old is None else torch.cat([old, new])
+    return joined[-keep:] if keep > 0 else joined[:0]
