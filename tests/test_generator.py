@@ -204,3 +204,10 @@ def test_from_pretrained_needs_every_component(tmp_path):
     write_manifest(folder)
     with pytest.raises(BundleError, match="lip"):
         Generator.from_pretrained(folder)
+
+
+def test_prepare_without_a_face_is_a_typed_error(gen):
+    from talkinghead.errors import NoFaceFoundError
+
+    with pytest.raises(NoFaceFoundError):
+        gen.prepare(np.full((240, 320, 3), 128, np.uint8))

@@ -14,7 +14,7 @@ from talkinghead.errors import AudioError
 from talkinghead.lip.model import LipModel
 from talkinghead.prior.model import MotionPrior
 from talkinghead.prior.samplers import ddim, dpm_solver_pp
-from talkinghead.prior.sampling import SamplingOptions, sample_motion
+from talkinghead.prior.sampling import SamplingOptions, blend_seam, sample_motion, smooth
 from talkinghead.prior.schedule import NUM_TRAIN_STEPS, add_noise, alpha_bar, sampling_steps
 from talkinghead.training.prior import denoiser_loss, motion_loss
 
@@ -207,10 +207,46 @@ def test_chained_windows_continue_the_overlap():
     assert torch.allclose(both[:, :100], first, atol=1e-5)
 
 
+def test_smoothing_keeps_known_frames_and_blinks_and_removes_frame_noise():
+    g = torch.Generator().manual_seed(2)
+    t = torch.linspace(0, 1, 80)
+    clean = torch.sin(2 * np.pi * t)[None, :, None].expand(2, 80, 4).clone()
+    noisy = clean + 0.1 * torch.randn(2, 80, 4, generator=g)
+    mask = torch.zeros(2, 80)
+    mask[:, :20] = 1
+    out = smooth(noisy, mask, 1.5, [0, 1, 3])
+    assert torch.equal(out[:, :20], noisy[:, :20]) and torch.equal(out[..., 2], noisy[..., 2])
+    assert ((out[:, 20:, :2] - clean[:, 20:, :2]) ** 2).mean() < 0.3 * ((noisy[:, 20:, :2] - clean[:, 20:, :2]) ** 2).mean()
+    assert torch.equal(smooth(noisy, mask, 0.0, [0, 1]), noisy)
+    assert torch.isfinite(smooth(noisy[:, :1], mask[:, :1] * 0, 2.0, [0])).all()  # a 1-frame window
+
+
+def test_seam_blend_continues_the_known_motion_then_fades_out():
+    x = torch.zeros(1, 40, 3)
+    x[:, :10] = torch.arange(10.0)[None, :, None] * 0.1         # known: a ramp, 0.1 per frame
+    x[:, 10:] = 5.0                                              # generated: a jump to 5
+    out = blend_seam(x, 10, 8, [0, 2])
+    assert torch.equal(out[:, :10], x[:, :10]) and torch.equal(out[..., 1], x[..., 1])
+    assert out[0, 10, 0].item() == pytest.approx(1.0)           # 0.9 + the known velocity
+    assert torch.equal(out[:, 18:], x[:, 18:])                   # faded out after 8 frames
+    assert (out[0, 10:18, 0].diff() > 0).all()                   # no step back
+    assert torch.equal(blend_seam(x, 0, 8, [0]), x) and torch.equal(blend_seam(x, 10, 0, [0]), x)
+
+
+@pytest.mark.parametrize("options", [SamplingOptions(steps=3, smoothing=0, seam_blend=0),
+                                     SamplingOptions(steps=3, smoothing=2.0, seam_blend=20, eta=0.5)])
+def test_chained_windows_keep_their_overlap_with_any_options(options):
+    prior, a = tiny_prior(prediction="v", kernel=5), audio(260)
+    first = sample_motion(prior, a[:100], [7, 8], options)
+    both = sample_motion(prior, a, [7, 8], options)
+    assert torch.allclose(both[:, :100], first, atol=1e-5)
+
+
 def test_sampling_options_are_validated():
     prior = tiny_prior()
     for bad in (SamplingOptions(sampler="euler"), SamplingOptions(steps=0), SamplingOptions(overlap=100),
-                SamplingOptions(temperature=-1), SamplingOptions(eta=-0.1), SamplingOptions(eta=1.5)):
+                SamplingOptions(temperature=-1), SamplingOptions(eta=-0.1), SamplingOptions(eta=1.5),
+                SamplingOptions(smoothing=-1), SamplingOptions(seam_blend=100), SamplingOptions(seam_blend=-1)):
         with pytest.raises(ValueError):
             sample_motion(prior, audio(10), [0], bad)
 

@@ -6,7 +6,6 @@ portrait's own neutral, using the embedded bundle's motion basis.
 """
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import cv2
@@ -18,10 +17,11 @@ from .face import FaceAnalyzer
 from .face import topology as topo
 from .face.draw import draw_face
 from .media.image import load_image, save_image
+from .paths import example_file
 
 
 def example_portrait() -> Path:
-    return Path(str(resources.files("talkinghead") / "examples" / "portrait.png"))
+    return example_file("portrait.png")
 
 
 def variations(basis: motion.MotionBasis, neutral: motion.Neutral) -> dict[str, np.ndarray]:

@@ -19,3 +19,10 @@ def home() -> Path:
 def models_dir() -> Path:
     """Folder holding the fetched face-analysis model files."""
     return home() / "models"
+
+
+def example_file(name: str) -> Path:
+    """A file shipped in the package's examples: portrait.png (public domain), speech.flac (espeak-ng)."""
+    from importlib import resources
+
+    return Path(str(resources.files("talkinghead") / "examples" / name))

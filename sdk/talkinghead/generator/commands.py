@@ -5,9 +5,9 @@ import json
 import sys
 import time
 from dataclasses import fields
-from importlib import resources
 from pathlib import Path
 
+from ..paths import example_file
 from .config import BACKENDS, GAZE_MODES, GenerationConfig
 
 # --flag -> help for every GenerationConfig field (all API options are reachable from the CLI)
@@ -25,11 +25,6 @@ OPTION_HELP = {
     "fps": "output frame rate (default 25)",
     "paste_back": "full photo frames (default); --no-paste-back writes the square face crop only",
 }
-
-
-def example_file(name: str) -> Path:
-    """A file bundled in the package's examples (portrait.png, speech.flac)."""
-    return Path(str(resources.files("talkinghead") / "examples" / name))
 
 
 def _add_options(p) -> None:

@@ -30,8 +30,10 @@ class SamplingOptions:
     overlap: int = 25              # known frames carried from one window to the next
     motion_energy: float | None = None  # style; None = corpus median
     blink_rate: float | None = None     # blinks per minute; None = corpus median
-    smoothing: float = 0.0         # Gaussian σ (frames) over generated pose, gaze and expression
+    smoothing: float = 1.0         # Gaussian σ (frames) over generated pose, gaze and expression
                                    # codes, never blinks; 0 = off
+    seam_blend: int = 10           # frames over which a chained window's jump away from its known
+                                   # frames is faded out (blinks excepted); 0 = off
 
     def validate(self, window: int) -> None:
         if self.sampler not in SAMPLERS:
@@ -44,6 +46,8 @@ class SamplingOptions:
             raise ValueError(f"temperature must be ≥ 0, got {self.temperature}")
         if not 0 <= self.eta <= 1:
             raise ValueError(f"eta must be in [0, 1], got {self.eta}")
+        if not 0 <= self.seam_blend < window:
+            raise ValueError(f"seam_blend must be in [0, {window}), got {self.seam_blend}")
         if not 0 <= self.smoothing <= 10:
             raise ValueError(f"smoothing must be in [0, 10] frames, got {self.smoothing}")
 
@@ -83,11 +87,29 @@ def sample_motion(prior: MotionPrior, audio: torch.Tensor, seeds: list[int],
                       temperature=options.temperature)
         else:
             x0 = dpm_solver_pp(denoise, noise, steps)
+        x0 = blend_seam(x0, int(mask[0].sum()), options.seam_blend, _smoothed_dims(dim))
         out[:, begin:begin + n] = smooth(x0, mask, options.smoothing, _smoothed_dims(dim))
         if begin + n >= total:
             break
         begin += hop
     return prior.denormalize(out)
+
+
+def blend_seam(x: torch.Tensor, known: int, frames: int, dims: list[int], history: int = 3) -> torch.Tensor:
+    """x: B×n×D window whose first `known` frames are given. For the `dims` codes, the first
+    generated frame's departure from the known frames' motion (their last frame moved on by
+    their mean velocity over `history` steps) is subtracted from the next `frames` generated
+    frames, fading linearly to 0; known frames are untouched."""
+    if frames <= 0 or known < 2 or known >= x.shape[1] or not dims:
+        return x
+    h = min(history, known - 1)
+    velocity = (x[:, known - 1] - x[:, known - 1 - h]) / h
+    offset = x[:, known] - (x[:, known - 1] + velocity)
+    span = min(frames, x.shape[1] - known)
+    fade = 1 - torch.arange(span, dtype=x.dtype) / frames
+    out = x.clone()
+    out[:, known:known + span, dims] -= fade[None, :, None] * offset[:, None, dims]
+    return out
 
 
 def smooth(x: torch.Tensor, mask: torch.Tensor, sigma: float, dims: list[int]) -> torch.Tensor:
@@ -108,7 +130,8 @@ def smooth(x: torch.Tensor, mask: torch.Tensor, sigma: float, dims: list[int]) -
 
 
 def _smoothed_dims(dim: int) -> list[int]:
-    """Every non-lip code but the two blinks (fast by nature); all codes for other layouts."""
+    """Codes that smoothing and seam blending touch: every non-lip code but the two blinks
+    (fast events by nature); all codes for other layouts."""
     layout = CodeLayout()
     if dim != layout.non_lip.stop:
         return list(range(dim))
