@@ -75,7 +75,8 @@ def main() -> None:
         results = []
         for seed in SEEDS:
             name = f"{Path(portrait).stem}__{Path(speech_name).stem}__seed{seed}"
-            video = gen.generate(avatar, speech, seed=seed, crop_size=args.crop, out=args.out / f"{name}.mp4")
+            video = gen.generate(avatar, speech, sample_rate=16000, seed=seed, crop_size=args.crop,
+                                 out=args.out / f"{name}.mp4")
             result = measure(video.path, speech, analyzer, gen.basis)
             strip = np.concatenate([cv2.resize(f, (256, int(256 * f.shape[0] / f.shape[1]))) for f in result.pop("_frames")], 1)
             cv2.imwrite(str(args.out / f"{name}.png"), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))

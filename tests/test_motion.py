@@ -119,7 +119,9 @@ def test_neutral_is_its_own_canonical_pose(example_mesh, neutral, basis):
     assert err.max() < 1e-6
     codes, _ = fit(example_mesh, basis, neutral)
     assert codes.shape == (1, basis.layout.dim)
-    assert np.abs(codes).max() < 1e-9
+    # only lip codes differ from 0: the portrait smiles with its lips apart, the neutral's are closed
+    assert np.abs(codes[0, :basis.layout.lip.start]).max() < 1e-9
+    assert np.abs(codes[0, basis.layout.lip]).max() > 0.1
 
 
 @pytest.mark.parametrize("groups", [("pose",), ("eyes",), ("expression",), ("lip",), GROUPS],
@@ -190,13 +192,14 @@ def test_lip_motion_agrees_in_canonical_units(neutral, other_neutral, basis):
 # -- semantics ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("axis, angle", [(0, 0.3), (0, -0.25), (1, 0.2), (2, 0.35)], ids=["yaw+", "yaw-", "pitch", "roll"])
 def test_rotation_gives_the_pose_code(example_mesh, neutral, basis, axis, angle):
+    photo = fit(example_mesh, basis, neutral)[0][0]  # pose 0; lips apart (the portrait smiles)
     euler = np.zeros(3)
     euler[axis] = angle
     rot = euler_to_matrix(euler)
     # about the canonical origin (between the outer eye corners): only the angle changes
     origin = neutral.translation
     codes, _ = fit((example_mesh - origin) @ rot.T + origin, basis, neutral)
-    expected = np.zeros(basis.layout.dim)
+    expected = photo.copy()
     expected[axis] = angle
     np.testing.assert_allclose(codes[0], expected, atol=1e-9)
     # about the mesh centroid: the same angle, and the origin moves as the rotation predicts
@@ -208,16 +211,17 @@ def test_rotation_gives_the_pose_code(example_mesh, neutral, basis, axis, angle)
     assert codes[0, 5] == pytest.approx(0.0, abs=1e-9)                     # log_scale
     shift = ((rot - np.eye(3)) @ (origin - centroid))[:2] / neutral.scale
     np.testing.assert_allclose(codes[0, 3:5], shift, atol=1e-9)           # tx, ty
-    np.testing.assert_allclose(codes[0, 6:], 0.0, atol=1e-8)              # no shape change
+    np.testing.assert_allclose(codes[0, 6:], photo[6:], atol=1e-8)        # no shape change
 
 
 def test_scaling_gives_log_scale(example_mesh, neutral, basis):
+    photo = fit(example_mesh, basis, neutral)[0][0]
     centroid = example_mesh.mean(axis=0)
     codes, _ = fit((example_mesh - centroid) * 1.2 + centroid, basis, neutral)
     assert codes[0, 5] == pytest.approx(np.log(1.2), abs=1e-9)
     np.testing.assert_allclose(codes[0, 0:3], 0.0, atol=1e-9)
     np.testing.assert_allclose(codes[0, 3:5], (0.2 * (neutral.translation - centroid))[:2] / neutral.scale, atol=1e-9)
-    np.testing.assert_allclose(codes[0, 6:], 0.0, atol=1e-8)
+    np.testing.assert_allclose(codes[0, 6:], photo[6:], atol=1e-8)
     # a translation is tx, ty in inter-ocular units
     codes, _ = fit(example_mesh + [neutral.scale * 0.1, -neutral.scale * 0.05, 0.0], basis, neutral)
     np.testing.assert_allclose(codes[0, 3:5], [0.1, -0.05], atol=1e-9)
@@ -414,3 +418,20 @@ def test_fitted_basis_compose_fit_is_exact(synthetic_fit, neutral):
     codes = _random_codes(fitted, 8, seed=5)
     back, _ = fit(compose(person, codes, fitted), fitted, person)
     assert np.abs(back - codes).max() < 1e-8
+
+
+def test_open_lips_of_a_photo_are_closed_in_its_neutral(neutral, basis):
+    from talkinghead.motion.codes import REST_GAP, REST_OPENING, mouth_opening
+
+    iod = topo.inter_ocular(neutral.shape)
+    assert mouth_opening(neutral.shape[None])[0] / iod <= REST_OPENING  # closed by estimate_neutral
+    codes = np.zeros((1, basis.layout.dim))
+    codes[0, basis.layout.lip] = np.linspace(-3.0, 1.0, basis.layout.num_lip)  # lip0 < 0 opens the mouth
+    photo = compose(neutral, codes, basis)              # the same face, lips apart
+    assert mouth_opening(canonicalize(photo, basis)[0])[0] / iod > 0.05
+    opened = estimate_neutral(photo, basis)
+    gap = mouth_opening(opened.shape[None])[0] / topo.inter_ocular(opened.shape)
+    assert gap == pytest.approx(REST_GAP, abs=1e-4)
+    # a neutral that is already closed is left as it is
+    again = estimate_neutral(compose(neutral, np.zeros((1, basis.layout.dim)), basis), basis)
+    np.testing.assert_allclose(again.shape, neutral.shape, atol=1e-6)

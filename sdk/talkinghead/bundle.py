@@ -69,6 +69,16 @@ def verify(folder: str | Path) -> dict:
     return manifest
 
 
+def summary(folder: str | Path, manifest: dict) -> dict:
+    """What a bundle is: versions, components with file counts and bytes, data provenance."""
+    return {"bundle": str(folder), "format_version": manifest.get("format_version"),
+            "sdk_version": manifest.get("sdk_version"), "fps": manifest.get("fps"),
+            "sample_rate": manifest.get("sample_rate"), "precision": manifest.get("precision"),
+            "components": {name: {"files": len(files), "bytes": sum(f["size"] for f in files.values())}
+                           for name, files in manifest.get("components", {}).items()},
+            "data": manifest.get("data", {})}
+
+
 def component_dir(name: str, bundle: str | Path | None = None) -> Path:
     """A verified bundle's component folder (default: the embedded bundle)."""
     folder = Path(bundle) if bundle else default_bundle_dir()

@@ -123,17 +123,10 @@ def _prepare_avatar(args) -> None:
 
 
 def _info(args) -> None:
-    from ..bundle import default_bundle_dir, verify
+    from ..bundle import default_bundle_dir, summary, verify
 
     folder = Path(args.bundle) if args.bundle else default_bundle_dir()
-    manifest = verify(folder)
-    summary = {"bundle": str(folder), "format_version": manifest["format_version"],
-               "sdk_version": manifest.get("sdk_version"), "fps": manifest.get("fps"),
-               "sample_rate": manifest.get("sample_rate"), "precision": manifest.get("precision"),
-               "components": {name: {"files": len(files), "bytes": sum(f["size"] for f in files.values())}
-                              for name, files in manifest["components"].items()},
-               "data": manifest.get("data", {})}
-    print(json.dumps(summary, indent=2))
+    print(json.dumps(summary(folder, verify(folder)), indent=2))
 
 
 def register(commands, train, evaluate) -> None:

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from ..animate import MotionModels
 from ..audio.frontend import features_from_audio
 from ..backends import resolve_backend
-from ..bundle import default_bundle_dir, verify, write_manifest
+from ..bundle import default_bundle_dir, summary, verify, write_manifest
 from ..errors import AudioTooShortError, BundleError, InvalidOptionError
 from ..media.audio import SAMPLE_RATE, load_audio
 from ..media.video import VideoWriter
@@ -113,13 +113,8 @@ class Generator:
 
     @property
     def info(self) -> dict:
-        """What the bundle is: versions, components with sizes, data sources and licences."""
-        m = self.manifest
-        return {"bundle": str(self.folder), "format_version": m.get("format_version"),
-                "sdk_version": m.get("sdk_version"), "fps": m.get("fps"), "backend": self.backend,
-                "components": {name: sum(f["size"] for f in files.values())
-                               for name, files in m["components"].items()},
-                "data": m.get("data", {})}
+        """What the bundle is (versions, components with sizes, data licences) and the backend."""
+        return {**summary(self.folder, self.manifest), "backend": self.backend}
 
     # -- portraits ------------------------------------------------------------------------------
     def prepare(self, image, face_index: int | None = None, crop_size: int | None = None) -> Avatar:

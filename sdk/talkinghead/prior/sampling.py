@@ -3,6 +3,12 @@
 Window k+1 starts `overlap` frames before window k ends; those frames are given to the
 denoiser as known, so it continues the motion instead of starting afresh (no seams). The
 first window may start from given frames (e.g. the avatar's neutral pose, codes 0).
+
+Two light touches on each generated window, both leaving known frames exactly as given:
+seam blending fades out the first generated frame's departure from the known frames' motion
+over `seam_blend` frames, and smoothing (Gaussian, σ = `smoothing` frames) removes the
+frame-to-frame noise the few-step sampler leaves; neither touches blinks, which are fast
+events by nature. Both are done per window before it is stored, so chaining stays exact.
 """
 from __future__ import annotations
 
@@ -25,11 +31,12 @@ class SamplingOptions:
     steps: int = 10
     guidance_scale: float = 1.5    # classifier-free guidance on audio (1 = off)
     temperature: float = 1.0       # scales the initial noise (and DDIM's fresh noise when eta > 0)
-    eta: float = 0.0               # DDIM stochasticity: 0 = deterministic ODE, 1 = ancestral
     sampler: str = "ddim"
     overlap: int = 25              # known frames carried from one window to the next
     motion_energy: float | None = None  # style; None = corpus median
     blink_rate: float | None = None     # blinks per minute; None = corpus median
+    # fields added later (keyword use recommended)
+    eta: float = 0.0               # DDIM stochasticity: 0 = deterministic ODE, 1 = ancestral
     smoothing: float = 1.0         # Gaussian σ (frames) over generated pose, gaze and expression
                                    # codes, never blinks; 0 = off
     seam_blend: int = 10           # frames over which a chained window's jump away from its known

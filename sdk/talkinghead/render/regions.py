@@ -108,6 +108,9 @@ def fill_mouth(crop: np.ndarray, source: np.ndarray, target: np.ndarray, lip_col
     inter_ocular = np.linalg.norm(target[topo.RIGHT_EYE_CORNERS[0]] - target[topo.LEFT_EYE_CORNERS[0]])
     extra = mouth_opening(target) - mouth_opening(source)
     strength = float(np.clip((extra - 0.01 * inter_ocular) / (0.05 * inter_ocular), 0, 1))
+    # a source whose lips are apart shows its own teeth and mouth, which the warp carries along:
+    # keep them instead of painting over them (no fill once the source gap reaches 0.06 IOD)
+    strength *= float(np.clip(1 - mouth_opening(source) / (0.06 * inter_ocular), 0, 1))
     poly = target[list(topo.LIPS_INNER), :2]
     box = _box(poly, 2, size)
     if strength <= 0 or box is None:
