@@ -33,7 +33,7 @@ class GenerationConfig:
     expression_scale: float = 1.0
     guidance_scale: float = SamplingOptions.guidance_scale
     steps: int = SamplingOptions.steps
-    temperature: float = SamplingOptions.temperature
+    temperature: float = 1.2
     seed: int = 0
     ref_pose: bool = True
     crop_size: int = 512
