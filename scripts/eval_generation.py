@@ -6,10 +6,12 @@ For each (portrait, speech) pair, two seeds are generated with the default bundl
 video is measured from its own pixels: the face is tracked on every output frame
 (FaceAnalyzer), motion codes are fitted to the tracked meshes, and from those come the
 mouth-opening vs audio-energy correlation (best lag in ±8 frames), the mouth's closure in
-silent stretches (opening in silence / in speech), blinks per minute and head-pose spread.
+silent stretches (opening in silence / in speech), blinks per minute (also counted in the
+generated codes: the face model's eyelids never fully close, so a rendered blink re-measured
+from pixels can stay under the blink threshold) and head-pose spread.
 A/V mismatch compares the mp4's video and audio stream lengths. The two seeds' pose tracks
 are compared (mean |Δ yaw, pitch, roll|). Writes report.json, report.md and a 6-frame strip
-per video (PNG) for looking at.
+per video (JPEG) for looking at; the mp4s are written beside them (not committed: they carry the corpus speech).
 """
 from __future__ import annotations
 
@@ -78,8 +80,10 @@ def main() -> None:
             video = gen.generate(avatar, speech, sample_rate=16000, seed=seed, crop_size=args.crop,
                                  out=args.out / f"{name}.mp4")
             result = measure(video.path, speech, analyzer, gen.basis)
+            result["blinks_per_minute_codes"] = round(blinks_per_minute(video.codes), 1)
             strip = np.concatenate([cv2.resize(f, (256, int(256 * f.shape[0] / f.shape[1]))) for f in result.pop("_frames")], 1)
-            cv2.imwrite(str(args.out / f"{name}.png"), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
+            strip = cv2.resize(strip, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)
+            cv2.imwrite(str(args.out / f"{name}.jpg"), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
             results.append(result)
             print(name, {k: v for k, v in result.items() if not k.startswith("_")}, flush=True)
         poses = [r.pop("_pose") for r in results]
@@ -89,12 +93,12 @@ def main() -> None:
                      "seed_pose_distance_deg": round(distance, 2)})
     report = {"crop": args.crop, "backend": gen.backend, "cases": rows}
     (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    lines = ["| portrait | speech | seed | face found | A/V Δ frames | lip–energy corr (lag) | silence closure | blinks/min | pose std yaw/pitch/roll (°) | seed pose distance (°) |",
+    lines = ["| portrait | speech | seed | face found | A/V Δ frames | lip–energy corr (lag) | silence closure | blinks/min codes / pixels | pose std yaw/pitch/roll (°) | seed pose distance (°) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         for seed, r in zip(SEEDS, row["seeds"]):
             lines.append(f"| {row['portrait']} | {row['speech']} | {seed} | {r['face_found']:.0%} | {r['av_mismatch_frames']} | "
-                         f"{r['lip_energy_corr']} ({r['lip_energy_lag']:+d}) | {r['silence_closure']} | {r['blinks_per_minute']} | "
+                         f"{r['lip_energy_corr']} ({r['lip_energy_lag']:+d}) | {r['silence_closure']} | {r['blinks_per_minute_codes']} / {r['blinks_per_minute']} | "
                          f"{' / '.join(map(str, r['pose_std_deg']))} | {row['seed_pose_distance_deg']} |")
     (args.out / "report.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}/report.json, report.md")

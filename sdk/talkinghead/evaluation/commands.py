@@ -10,9 +10,10 @@ def _motion(args) -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    options = SamplingOptions(steps=args.steps, guidance_scale=args.guidance_scale)
+    options = SamplingOptions(steps=args.steps, guidance_scale=args.guidance_scale, temperature=args.temperature)
     report = evaluate_motion(args.data, args.models, args.out, split=args.split, seeds=args.seeds,
-                             clips=args.clips, basis=args.basis, options=options)
+                             clips=args.clips, basis=args.basis, options=options,
+                             ar_temperature=args.ar_temperature)
     tally = report["tally"]
     print(f"{report['clips']} {args.split} clips, {report['seeds']} seeds: diffusion wins "
           f"{tally['non_lip_diffusion_wins']}, AR {tally['non_lip_ar_wins']} of "
@@ -31,5 +32,8 @@ def register(commands, train, evaluate) -> None:
     p.add_argument("--basis", help="motion component (default: <data>/motion)")
     p.add_argument("--steps", type=int, default=10, help="diffusion sampling steps")
     p.add_argument("--guidance-scale", type=float, default=1.5, help="classifier-free guidance (1 = off)")
+    p.add_argument("--temperature", type=float, default=1.2,
+                   help="diffusion prior's sampling temperature (default 1.2, as the Generator)")
+    p.add_argument("--ar-temperature", type=float, default=1.0, help="AR baseline's noise scale (default 1.0)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.set_defaults(run=_motion)

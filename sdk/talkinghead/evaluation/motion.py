@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -65,9 +65,11 @@ def load_eval_clips(cache: str | Path, split: str = "val", limit: int | None = N
     return clips
 
 
-def generate(models, clips: list[EvalClip], seeds: list[int], options: SamplingOptions) -> tuple[dict, dict]:
+def generate(models, clips: list[EvalClip], seeds: list[int], options: SamplingOptions,
+             ar_temperature: float = 1.0) -> tuple[dict, dict]:
     """row -> clip id -> K×T×28 codes (NaN where the real clip has no face), and the seconds
-    each prior spent sampling."""
+    each prior spent sampling. The AR baseline samples at its own `ar_temperature`."""
+    ar_options = replace(options, temperature=ar_temperature)
     lip = models.layout.lip
     samples = {REAL: {}, LIP: {}, DIFFUSION: {}} | ({AR: {}} if models.ar is not None else {})
     seconds = {row: 0.0 for row in samples if row not in (REAL, LIP)}
@@ -75,7 +77,7 @@ def generate(models, clips: list[EvalClip], seeds: list[int], options: SamplingO
         missing = ~np.isfinite(clip.codes).all(axis=1)
         for row in seconds:
             start = time.perf_counter()
-            codes = models.codes(clip.features, seeds, options, prior=row)
+            codes = models.codes(clip.features, seeds, ar_options if row == AR else options, prior=row)
             seconds[row] += time.perf_counter() - start
             codes = codes.astype(np.float64)[:, :len(clip.codes)]
             codes[:, missing] = np.nan
@@ -158,9 +160,10 @@ def _row_motion(clips, per_clip: dict, scale: np.ndarray, window: int, overlap: 
 
 def evaluate_motion(data: str | Path, models_dir: str | Path, out: str | Path, split: str = "val",
                     seeds: int = 5, clips: int | None = None, basis: str | Path | None = None,
-                    options: SamplingOptions | None = None) -> dict:
+                    options: SamplingOptions | None = None, ar_temperature: float = 1.0) -> dict:
     """Run every metric, write out/report.json, out/report.md and the plots; returns the report.
-    options: how the diffusion prior samples (default SamplingOptions())."""
+    options: how the diffusion prior samples (default SamplingOptions()); the AR baseline
+    samples at `ar_temperature`."""
     from ..animate import MotionModels
 
     options = options or SamplingOptions()
@@ -168,14 +171,14 @@ def evaluate_motion(data: str | Path, models_dir: str | Path, out: str | Path, s
     models = MotionModels.load(models_dir)
     motion_basis = MotionBasis.load(basis or Path(data) / "motion")
     eval_clips = load_eval_clips(data, split, clips)
-    samples, seconds = generate(models, eval_clips, list(range(seeds)), options)
+    samples, seconds = generate(models, eval_clips, list(range(seeds)), options, ar_temperature)
     window = models.prior.window
     lips = lip_metrics(eval_clips, samples, motion_basis)
     curves = lips.pop("_lag_curves")
     report = {
         "split": split, "clips": len(eval_clips), "frames": int(sum(len(c.codes) for c in eval_clips)),
         "seeds": seeds, "models": str(models_dir), "window": window,
-        "options": asdict(options),
+        "options": asdict(options), "ar_temperature": ar_temperature,
         "sampling_seconds": seconds,
         "metrics": lips | motion_metrics(eval_clips, samples, window, options.overlap),
         "lag_curves": curves,
