@@ -160,17 +160,29 @@ class Generator:
             raise AudioTooShortError(f"the audio gives no whole frame at {config.fps} fps; give at "
                                      f"least {1000 / config.fps:.0f} ms of speech.")
         bar = tqdm(total=total * num_samples, unit="frame", desc="generate", disable=not progress)
+
+        done = 0
+
+        def on_frame() -> None:
+            nonlocal done
+            done += 1
+            bar.update()
+            if callback is not None:
+                callback(done, total * num_samples)
+
         videos = []
-        for k, seed in enumerate(seeds):
-            track = FrameRateConverter(config.fps).push(apply_controls(codes[k], config), final_count=total)
-            frames = self._frames(avatar, track, config, bar, callback, k * total, total * num_samples)
-            video = Video(seed=seed, codes=track, fps=config.fps, audio=speech)
-            if out is None:
-                video.frames = np.stack(list(frames))
-            else:
-                video.path = self._write(frames, _sample_path(out, seed, num_samples), avatar, config, speech)
-            videos.append(video)
-        bar.close()
+        try:
+            for k, seed in enumerate(seeds):
+                track = FrameRateConverter(config.fps).push(apply_controls(codes[k], config), final_count=total)
+                frames = self._frames(avatar, track, config, on_frame)
+                video = Video(seed=seed, codes=track, fps=config.fps, audio=speech)
+                if out is None:
+                    video.frames = np.stack(list(frames))
+                else:
+                    video.path = self._write(frames, _sample_path(out, seed, num_samples), avatar, config, speech)
+                videos.append(video)
+        finally:
+            bar.close()
         return videos[0] if num_samples == 1 else videos
 
     # -- streaming ------------------------------------------------------------------------------
@@ -233,18 +245,16 @@ class Generator:
         dim = self.motion.layout.non_lip.stop
         return np.zeros((START_FRAMES, dim), np.float32) if config.ref_pose else None
 
-    def _frames(self, avatar: Avatar, codes: np.ndarray, config: GenerationConfig, bar, callback,
-                done: int, total: int) -> Iterator[np.ndarray]:
+    def _frames(self, avatar: Avatar, codes: np.ndarray, config: GenerationConfig,
+                on_frame: Callable[[], None] | None = None) -> Iterator[np.ndarray]:
         """Frames for T×28 codes, composed in blocks so memory does not grow with T."""
         renderer = self._renderer(config.crop_size)
         draw = renderer.render if config.paste_back else renderer.render_crop
         for lo in range(0, len(codes), COMPOSE_BLOCK):
             for mesh in compose(avatar.neutral, codes[lo:lo + COMPOSE_BLOCK], self.basis):
                 yield draw(avatar, mesh)
-                done += 1
-                bar.update()
-                if callback is not None:
-                    callback(done, total)
+                if on_frame is not None:
+                    on_frame()
 
     def _write(self, frames: Iterable[np.ndarray], path: Path, avatar: Avatar, config: GenerationConfig,
                speech: np.ndarray) -> Path:
@@ -259,7 +269,7 @@ class Generator:
         """Render code rows (n×28) into chunks of at most `size` frames."""
         for lo in range(0, len(rows), size):
             part, start = rows[lo:lo + size], pending.frame
-            frames = np.stack(list(self._frames(avatar, part, config, _NoBar, None, 0, 0)))
+            frames = np.stack(list(self._frames(avatar, part, config)))
             timestamps = (start + np.arange(len(part))) / config.fps
             yield StreamChunk(frames=frames, audio=pending.pop(len(part)), start_frame=start,
                               timestamps=timestamps, codes=part)
@@ -270,12 +280,6 @@ def _sample_path(out: str | Path, seed: int, num_samples: int) -> Path:
     if out.suffix.lower() != ".mp4":
         raise InvalidOptionError(f"out must be an .mp4 path; got {out}.")
     return out if num_samples == 1 else out.with_name(f"{out.stem}_seed{seed}{out.suffix}")
-
-
-class _NoBar:
-    @staticmethod
-    def update():
-        pass
 
 
 class _AudioQueue:
