@@ -6,7 +6,7 @@ import pytest
 
 from talkinghead.audio import features as F
 from talkinghead.audio.frontend import features_from_audio, loudness_gain_db
-from talkinghead.generator.audio_stream import FeatureStream, RunningLoudness, audio_chunks
+from talkinghead.generator.audio_stream import FeatureStream, RunningLoudness, audio_chunks, features_in_blocks
 from talkinghead.generator.controls import FrameRateConverter, output_frames
 from talkinghead.media.audio import resample
 
@@ -86,3 +86,9 @@ def test_frame_rate_conversion_streamed_equals_whole(fps):
     np.testing.assert_allclose(whole, expected, atol=1e-5)
     if fps == 25:
         np.testing.assert_array_equal(whole, rows)
+
+
+@pytest.mark.parametrize("block", [1, 7, 20, 1500])
+def test_features_in_blocks_equal_whole_file_features(block):
+    x = voice(2.37)
+    np.testing.assert_allclose(features_in_blocks(x, block), features_from_audio(x), atol=1e-5)

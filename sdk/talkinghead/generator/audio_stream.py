@@ -13,7 +13,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..audio import features as F
-from ..audio.frontend import MAX_GAIN_DB, TARGET_DB, frame_features
+from ..audio.frontend import MAX_GAIN_DB, TARGET_DB, frame_features, loudness_gain_db
 from ..errors import AudioError
 from ..media.audio import SAMPLE_RATE
 
@@ -70,6 +70,22 @@ class FeatureStream:
         if drop > 0:
             self.samples, self.offset = self.samples[drop:], self.offset + drop
         return frame_features(mel, energy, pitch, gain_db=gain)
+
+
+def features_in_blocks(audio: np.ndarray, block_frames: int = F.BLOCK_FRAMES) -> np.ndarray:
+    """`features_from_audio(audio)` (T×323, the whole recording's loudness gain), computed block
+    by block so an hour of audio needs no hour-sized temporaries."""
+    edges = range(0, len(audio) // FRAME, block_frames)
+    energy = np.concatenate([F.energy_db(audio[a * FRAME:(a + block_frames) * FRAME],
+                                         min(block_frames, len(audio) // FRAME - a)) for a in edges])
+    stream = FeatureStream(loudness_gain_db(energy))
+    out = []
+    for start in range(0, len(audio), block_frames * FRAME):
+        stream.push(audio[start:start + block_frames * FRAME])
+        out.append(stream.pull())
+    stream.end()
+    out.append(stream.pull())
+    return np.concatenate(out)
 
 
 class RunningLoudness:

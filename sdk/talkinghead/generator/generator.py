@@ -22,7 +22,6 @@ import numpy as np
 from tqdm import tqdm
 
 from ..animate import MotionModels
-from ..audio.frontend import features_from_audio
 from ..backends import resolve_backend
 from ..bundle import default_bundle_dir, summary, verify, write_manifest
 from ..errors import AudioTooShortError, BundleError, InvalidOptionError
@@ -32,7 +31,7 @@ from ..motion import MotionBasis, compose
 from ..render.avatar import Avatar
 from ..render.refine_net import RefineNet, refine_for_backend
 from ..render.renderer import Renderer
-from .audio_stream import MARGIN_AFTER, FeatureStream, audio_chunks
+from .audio_stream import MARGIN_AFTER, FeatureStream, audio_chunks, features_in_blocks
 from .config import GenerationConfig
 from .controls import FrameRateConverter, apply_controls, output_frames
 from .motion_stream import RIGHT, MotionStream
@@ -152,9 +151,9 @@ class Generator:
             raise InvalidOptionError(f"num_samples must be a positive integer; got {num_samples!r}.")
         avatar = self._avatar(avatar, config.crop_size)
         speech = load_audio(audio, sample_rate)
-        features = features_from_audio(speech)                                     # T×323
         seeds = [config.seed + k for k in range(num_samples)]
-        codes = self.motion.codes(features, seeds, config.sampling_options(), start=self._start(config))
+        codes = self.motion.codes(features_in_blocks(speech), seeds, config.sampling_options(),
+                                  start=self._start(config))                        # K×T×28
         total = output_frames(len(speech), config.fps)
         if total == 0:
             raise AudioTooShortError(f"the audio gives no whole frame at {config.fps} fps; give at "
