@@ -72,9 +72,10 @@ class FeatureStream:
         return frame_features(mel, energy, pitch, gain_db=gain)
 
 
-def features_in_blocks(audio: np.ndarray, block_frames: int = F.BLOCK_FRAMES) -> np.ndarray:
+def features_in_blocks(audio: np.ndarray, block_frames: int = 250) -> np.ndarray:
     """`features_from_audio(audio)` (T×323, the whole recording's loudness gain), computed block
-    by block so an hour of audio needs no hour-sized temporaries."""
+    by block (10 s: the mel and pitch temporaries of a block are tens of MB) so memory does
+    not grow with the length of the audio."""
     edges = range(0, len(audio) // FRAME, block_frames)
     energy = np.concatenate([F.energy_db(audio[a * FRAME:(a + block_frames) * FRAME],
                                          min(block_frames, len(audio) // FRAME - a)) for a in edges])
