@@ -119,7 +119,7 @@ print(video.num_frames, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 102
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backends", nargs="+", default=["torch", "openvino"])
+    parser.add_argument("--backends", nargs="*", default=["torch", "openvino"], help="none: memory only")
     parser.add_argument("--crops", nargs="+", type=int, default=[256, 512])
     parser.add_argument("--rss-seconds", nargs="*", type=float, default=[10, 600])
     parser.add_argument("--out", type=Path, default=RESULTS)
