@@ -15,7 +15,7 @@ import numpy as np
 from ..audio import features as F
 from ..audio.frontend import MAX_GAIN_DB, TARGET_DB, frame_features, loudness_gain_db
 from ..errors import AudioError
-from ..media.audio import SAMPLE_RATE
+from ..media.audio import SAMPLE_RATE, _as_float, _to_mono
 
 FRAME = F.FRAME            # samples per 25 fps frame
 MARGIN_BEFORE, MARGIN_AFTER = 1, 2  # frames of audio context on each side
@@ -132,12 +132,7 @@ def audio_chunks(source, sample_rate: int = SAMPLE_RATE, block: int = SAMPLE_RAT
         source = [source]
     resampler = None if sample_rate == SAMPLE_RATE else _ChunkResampler(sample_rate)
     for chunk in source:
-        chunk = np.asarray(chunk)
-        if chunk.ndim == 2:
-            chunk = chunk.mean(axis=1 if chunk.shape[1] <= 8 else 0)
-        if np.issubdtype(chunk.dtype, np.integer):
-            chunk = chunk.astype(np.float32) / float(2 ** (8 * chunk.dtype.itemsize - 1))
-        chunk = chunk.astype(np.float32, copy=False)
+        chunk = _to_mono(_as_float(np.asarray(chunk), "an audio chunk"), "an audio chunk")  # as load_audio
         yield resampler(chunk) if resampler else chunk
     if resampler:
         yield resampler.flush()

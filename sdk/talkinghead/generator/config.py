@@ -1,7 +1,7 @@
 """GenerationConfig: every control of a generation in one validated dataclass."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 
 from ..errors import InvalidOptionError
 from ..prior.sampling import SamplingOptions
@@ -73,6 +73,3 @@ class GenerationConfig:
     def sampling_options(self) -> SamplingOptions:
         return SamplingOptions(steps=self.steps, guidance_scale=self.guidance_scale,
                                temperature=self.temperature, blink_rate=self.blink_rate)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
