@@ -27,7 +27,8 @@ from talkinghead.kernels.resample import remap_bilinear
 from talkinghead.media import load_image
 from talkinghead.motion import MotionBasis, compose
 from talkinghead.render import RefineNet, Renderer
-from talkinghead.render.regions import edit_eyes, fill_mouth
+from talkinghead.render.eyes import edit_eyes
+from talkinghead.render.regions import fill_mouth
 from talkinghead.render.renderer import Warped
 
 THREADS, FRAMES, MEMORY_FRAMES = 2, 60, 300
@@ -64,7 +65,7 @@ def stage_times(renderer: Renderer, avatar, meshes: np.ndarray) -> dict:
         crop = remap_bilinear(avatar.crop, coords)
         mouth = fill_mouth(crop, avatar.crop_mesh, target, avatar.lip_colour, avatar.teeth_colour)
         t2 = time.perf_counter()
-        refined = renderer.refine_crop(avatar, Warped(crop, coords, mouth, eyes))
+        refined = renderer.refine_crop(avatar, Warped(crop, coords, mouth, eyes, target))
         t3 = time.perf_counter()
         avatar.paste(avatar.image, refined, avatar.crop)
         t4 = time.perf_counter()

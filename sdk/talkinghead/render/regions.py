@@ -1,9 +1,5 @@
-"""Mouth interior and eyes: the parts a smooth warp cannot produce.
+"""Mouth interior: the part a smooth warp cannot produce (the eyes are in eyes.py).
 
-Eyes are handled on the backward map before the resample (so the crop is still resampled once):
-inside the target eye opening the source eye is sampled rigidly (a similarity through the eye
-corners, so closing lids cover it instead of squashing it; near closure the upper lid is sampled),
-and the iris is moved to the target iris centre, with the sclera filled where the source iris was.
 The mouth is filled after the resample: where the target lips part more than the source's,
 a shaded dark cavity with an upper-teeth hint is drawn inside the target inner-lip polygon.
 """
@@ -14,8 +10,6 @@ import numpy as np
 
 from ..face import topology as topo
 
-_EYES = ((topo.CONTOURS["right_eye"], topo.RIGHT_EYE_CORNERS, topo.RIGHT_IRIS, topo.RIGHT_EYE_LIDS),
-         (topo.CONTOURS["left_eye"], topo.LEFT_EYE_CORNERS, topo.LEFT_IRIS, topo.LEFT_EYE_LIDS))
 _SUBPIXEL = 4  # fillPoly fractional bits
 
 
@@ -35,57 +29,6 @@ def _box(points: np.ndarray, margin: float, size: int) -> tuple[int, int, int, i
     lo = np.floor(points[:, :2].min(0) - margin).astype(int).clip(0, size)
     hi = np.ceil(points[:, :2].max(0) + margin + 1).astype(int).clip(0, size)
     return None if np.any(hi - lo < 2) else (int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1]))
-
-
-def _similarity(t0, t1, s0, s1):
-    """Complex factor a and a map p -> s0 + a (p - t0) taking segment t0t1 onto s0s1."""
-    a = complex(*(s1 - s0)) / complex(*(t1 - t0))
-    rot = np.array([[a.real, -a.imag], [a.imag, a.real]], np.float32)
-    return abs(a), lambda p: s0 + (p - t0) @ rot.T
-
-
-def edit_eyes(coords: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Rewrite the backward map inside both target eye openings; returns the S×S eye mask.
-
-    coords: S×S×2 backward map (edited in place). source, target: 478×2 crop pixels.
-    """
-    size = coords.shape[0]
-    mask = np.zeros(coords.shape[:2], np.float32)
-    for contour, (outer, inner), iris, lids in _EYES:
-        box = _box(target[list(contour)], 2, size)
-        if box is None:
-            continue
-        x0, y0, x1, y1 = box
-        inside = polygon_mask(target[list(contour)], box)  # h×w
-        if inside.max() <= 0:
-            continue
-        scale, to_source = _similarity(target[outer, :2], target[inner, :2], source[outer, :2], source[inner, :2])
-        xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
-        p = np.stack([xs, ys], -1)  # h×w×2 target pixels
-        base = to_source(p)  # h×w×2 rigid eye sampling
-        c_s, c_t = source[iris[0], :2], target[iris[0], :2]
-        r_s = np.linalg.norm(source[list(iris[1:]), :2] - c_s, axis=1).mean()
-        # the iris travels with the target iris centre
-        iris_sample = c_s + (base - to_source(c_t[None])[0])
-        w_iris = np.clip(r_s / scale + 0.75 - np.linalg.norm(p - c_t, axis=-1), 0, 1)[..., None]
-        # sclera where the source iris was: push the sample sideways out of the iris disc
-        q = base - c_s
-        reach = np.sqrt(np.maximum((1.15 * r_s) ** 2 - q[..., 1] ** 2, 0))
-        side = np.where(q[..., 0] >= 0, 1.0, -1.0)
-        sclera = base.copy()
-        ghost = np.abs(q[..., 0]) < reach
-        sclera[..., 0] = np.where(ghost, c_s[0] + side * reach, base[..., 0])
-        eye = w_iris * iris_sample + (1 - w_iris) * sclera
-        # a closing eye shows the upper lid: near closure, sample above the source lash line
-        open_s, open_t = (np.mean([pts[lo, 1] - pts[up, 1] for up, lo in lids]) for pts in (source, target))
-        t = float(np.clip((0.7 - open_t / max(open_s, 1e-3)) / 0.4, 0, 1))
-        closing = t * t * (3 - 2 * t)  # 0 down to 70 % of the source opening, 1 below 30 %
-        eye[..., 1] -= closing * 0.8 * max(open_s, 0)
-        m = inside[..., None]
-        region = coords[y0:y1, x0:x1]
-        region[:] = m * eye + (1 - m) * region
-        mask[y0:y1, x0:x1] = np.maximum(mask[y0:y1, x0:x1], inside)
-    return mask
 
 
 def mouth_opening(points: np.ndarray) -> float:

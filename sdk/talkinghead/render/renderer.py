@@ -2,7 +2,7 @@
 
 Per frame (DESIGN §2 render): thin-plate backward flow (flow.py), eye edits on the backward
 map and one bilinear resample of the source crop (kernels.resample), the mouth fill
-(regions.py), the learned refinement (refine_net.py), then paste-back (paste.py).
+(eyes.py, regions.py), the learned refinement (refine_net.py), then paste-back (paste.py).
 """
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ from ..face import topology as topo
 from ..kernels.resample import remap_bilinear
 from .avatar import Avatar, make_avatar
 from .refine_net import CompiledRefine, RefineNet
-from .regions import edit_eyes, fill_mouth
+from .eyes import edit_eyes
+from .regions import fill_mouth
 
 CROP_SIZES = (256, 512)
 FLOW_SCALE = 4.0  # flow channels given to the net: displacement / crop side × this
+GATE_SPREAD = 0.08  # blur of the refinement gate around mouth and eyes, inter-ocular distances
 
 
 class RenderInputError(TalkingHeadError, ValueError):
@@ -34,6 +36,7 @@ class Warped:
     coords: np.ndarray  # S×S×2 float32 backward map (source crop pixels)
     mouth: np.ndarray   # S×S float32 mouth-fill alpha
     eyes: np.ndarray    # S×S float32 target eye-opening mask
+    target: np.ndarray  # 478×2 target mesh, crop pixels
 
 
 class Renderer:
@@ -99,7 +102,7 @@ class Renderer:
         np.clip(coords, 0, avatar.size - 1, out=coords)  # extreme poses stretch the edge, never wrap
         crop = remap_bilinear(avatar.crop, coords)  # S×S×3 uint8
         mouth = fill_mouth(crop, avatar.crop_mesh, target, avatar.lip_colour, avatar.teeth_colour)
-        return Warped(crop, coords, mouth, eyes)
+        return Warped(crop, coords, mouth, eyes, target)
 
     def refine_crop(self, avatar: Avatar, warped: Warped) -> np.ndarray:
         """The refinement net on a warped crop -> S×S×3 uint8 (the warped crop if no net)."""
@@ -108,6 +111,7 @@ class Renderer:
         x = net_input(warped, avatar.crop, self.refine.size)  # 1×10×N×N
         with torch.inference_mode():
             residual = self.refine(x)[0].permute(1, 2, 0).numpy()  # N×N×3, 0..1 units
+        residual *= refine_gate(warped.target, avatar.size, self.refine.size)[..., None]
         if residual.shape[0] != avatar.size:
             residual = cv2.resize(residual, (avatar.size, avatar.size), interpolation=cv2.INTER_LINEAR)
         out = warped.crop.astype(np.float32) + residual * 255
@@ -131,6 +135,21 @@ def net_input(warped: Warped, source: np.ndarray, size: int) -> torch.Tensor:
     if s != size:
         planes = cv2.resize(planes, (size, size), interpolation=cv2.INTER_AREA)
     return torch.from_numpy(np.ascontiguousarray(planes.transpose(2, 0, 1)))[None]
+
+
+def refine_gate(target: np.ndarray, crop_size: int, size: int) -> np.ndarray:
+    """N×N weight of the net's residual at its working size N: 1 over the mouth and the eyes
+    (what a warp cannot draw: teeth, cavity, lids), falling smoothly to 0 within about
+    GATE_SPREAD × 2 inter-ocular distances around them. Elsewhere the warp is kept as it is: it
+    moves the face's features where the target mesh puts them, and a net trained on few faces
+    would only blur them off it. target: 478×2 crop pixels."""
+    scale = size / crop_size
+    canvas = np.zeros((size, size), np.float32)
+    for group in (topo.LIPS_OUTER, topo.RIGHT_EYE, topo.LEFT_EYE):
+        hull = cv2.convexHull(np.round(target[list(group), :2] * scale * 16).astype(np.int32))
+        cv2.fillConvexPoly(canvas, hull, 1.0, cv2.LINE_AA, shift=4)
+    sigma = GATE_SPREAD * float(topo.inter_ocular(target)) * scale
+    return np.clip(cv2.GaussianBlur(canvas, (0, 0), max(sigma, 0.5)) * 2, 0, 1)
 
 
 _PIXELS: dict[int, np.ndarray] = {}

@@ -24,7 +24,7 @@ from .avatar import make_avatar
 from .dataset import build_frames
 from .metrics import gradient_l1, ssim
 from .refine_net import RefineNet
-from .renderer import Renderer, net_input
+from .renderer import Renderer, net_input, refine_gate
 
 CHECKPOINT = "checkpoint.pt"
 _IDENTITY = np.array([[1.0, 0, 0], [0, 1.0, 0]])
@@ -57,12 +57,12 @@ def patch_origin(target: np.ndarray, size: int, patch: int, rng) -> tuple[int, i
 
 def make_batch(frames, meshes, rng, sources: int, targets: int, renderer: Renderer, net_size: int,
                patch: int | None = None):
-    """Warped inputs, real targets and loss weights for sources×targets pairs.
+    """Warped inputs, real targets, loss weights and refinement gates for sources×targets pairs.
 
     patch: train on patch×patch windows of the crops (the net is fully convolutional), which
     makes a step several times cheaper than whole crops.
     """
-    xs, ys, ws = [], [], []
+    xs, ys, ws, gs = [], [], [], []
     clips = rng.choice(len(frames), sources, replace=False)
     for c in clips:
         k = frames.shape[1]
@@ -75,21 +75,25 @@ def make_batch(frames, meshes, rng, sources: int, targets: int, renderer: Render
             x = net_input(warped, avatar.crop, net_size)[0]  # 10×N×N
             y = torch.from_numpy(np.asarray(frames[c, j], np.float32) / 255).permute(2, 0, 1)  # 3×N×N
             w = torch.from_numpy(region_weight(meshes[c, j], frames.shape[2]))[None]  # 1×N×N
+            g = torch.from_numpy(refine_gate(meshes[c, j], frames.shape[2], net_size))[None]  # 1×N×N
             if patch:
                 px, py = patch_origin(meshes[c, j], frames.shape[2], patch, rng)
-                x, y, w = (t[:, py:py + patch, px:px + patch] for t in (x, y, w))
+                x, y, w, g = (t[:, py:py + patch, px:px + patch] for t in (x, y, w, g))
             xs.append(x)
             ys.append(y)
             ws.append(w)
-    return torch.stack(xs), torch.stack(ys), torch.stack(ws)
+            gs.append(g)
+    return torch.stack(xs), torch.stack(ys), torch.stack(ws), torch.stack(gs)
 
 
-def refine_loss(net: RefineNet | None, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """x: B×10×N×N net input (warped crop first), y: B×3×N×N real target, w: B×1×N×N.
+def refine_loss(net: RefineNet | None, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor,
+                gate: torch.Tensor) -> torch.Tensor:
+    """x: B×10×N×N net input (warped crop first), y: B×3×N×N real target, w: B×1×N×N loss
+    weight, gate: B×1×N×N where the residual applies (renderer.refine_gate).
 
     net=None gives the loss of the warp alone (the baseline the net has to beat).
     """
-    out = x[:, :3] if net is None else (x[:, :3] + net(x)).clamp(0, 1)
+    out = x[:, :3] if net is None else (x[:, :3] + net(x) * gate).clamp(0, 1)
     l1 = ((out - y).abs() * w).mean()
     return l1 + 0.5 * (1 - ssim(out, y).mean()) + 0.5 * gradient_l1(out, y, w)
 
@@ -129,12 +133,12 @@ def train_render(data: str | Path, out: str | Path, steps: int = 1500, size: int
     bar = tqdm(total=steps, initial=step, desc="train render", unit="step")
     started = time.time() - seconds
     while step < steps:
-        x, y, w = make_batch(frames, meshes, rng, batch_sources, batch_targets, renderer, size, patch)
+        x, y, w, g = make_batch(frames, meshes, rng, batch_sources, batch_targets, renderer, size, patch)
         for group in opt.param_groups:  # cosine decay to 10 %
             group["lr"] = lr * (0.1 + 0.45 * (1 + math.cos(math.pi * step / steps)))
-        loss = refine_loss(net, x, y, w)
+        loss = refine_loss(net, x, y, w, g)
         with torch.no_grad():
-            baseline.append(refine_loss(None, x, y, w).item())
+            baseline.append(refine_loss(None, x, y, w, g).item())
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 0.5)  # one bad pair must not wreck the net
