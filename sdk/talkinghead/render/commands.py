@@ -8,7 +8,7 @@ def _train(args) -> None:
     from .train import train_render
 
     summary = train_render(args.data, args.out, steps=args.steps, size=args.size, threads=args.threads,
-                           save_every=args.save_every)
+                           landmark_weight=args.landmark_weight, save_every=args.save_every)
     print(json.dumps(summary, indent=2))
 
 
@@ -38,12 +38,16 @@ def _render_codes(args) -> None:
 
 
 def register(commands, train, evaluate) -> None:
+    from .train import LANDMARK_WEIGHT
+
     p = train.add_parser("render", help="train the renderer's refinement net by self-reenactment")
     p.add_argument("--data", required=True, help="cache written by prepare-data")
     p.add_argument("--out", required=True, help="folder for the component, checkpoints and loss.png (resumable)")
     p.add_argument("--steps", type=int, default=1500, help="total optimiser steps (default 1500)")
     p.add_argument("--size", type=int, choices=(256, 512), default=256, help="training crop size")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--landmark-weight", type=float, default=LANDMARK_WEIGHT,
+                   help=f"weight of the landmark loss per %% inter-ocular (default {LANDMARK_WEIGHT}; 0: pixels only)")
     p.add_argument("--save-every", type=int, default=50, help="checkpoint interval in steps")
     p.set_defaults(run=_train)
 

@@ -2,7 +2,10 @@
 
 A sample: two frames i, j of one clip; the renderer warps frame i to frame j's mesh (flow, eyes,
 mouth fill: no gradient), the net refines it, and the loss compares with the real frame j:
-L1 + 0.5·(1 − SSIM) + 0.5·gradient L1, weighted ×3 on the mouth and ×2 on the eyes.
+L1 + 0.5·(1 − SSIM) + 0.5·gradient L1, weighted ×3 on the mouth and ×2 on the eyes, plus a
+landmark term: the mean distance (% inter-ocular) between the landmarks MediaPipe's mesh network
+finds on the refined crop and on the real frame (landmark_net.py), so the net cannot buy pixel
+error with a face that reads differently (a grey, closed-looking mouth).
 Checkpoints (model, optimiser, step, loss history) are written every `save_every` steps and
 training resumes from the last one; the component (fp16) and a loss-curve PNG are written with
 every checkpoint.
@@ -13,6 +16,7 @@ import json
 import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +26,13 @@ from tqdm import tqdm
 from ..face import topology as topo
 from .avatar import make_avatar
 from .dataset import build_frames
+from .landmark_net import FaceMeshNet
 from .metrics import gradient_l1, ssim
 from .refine_net import RefineNet
 from .renderer import Renderer, net_input, refine_gate
 
 CHECKPOINT = "checkpoint.pt"
+LANDMARK_WEIGHT = 0.03  # per % inter-ocular: the warp's landmark error (about 1 %) then weighs 0.03, the pixel loss 0.05-0.09
 _IDENTITY = np.array([[1.0, 0, 0], [0, 1.0, 0]])
 
 
@@ -42,27 +48,18 @@ def region_weight(target: np.ndarray, size: int) -> np.ndarray:
     return w
 
 
-def patch_origin(target: np.ndarray, size: int, patch: int, rng) -> tuple[int, int]:
-    """Top-left corner of a training patch: on the mouth (1/2), the eyes (1/4) or anywhere (1/4)."""
-    pick = rng.random()
-    if pick < 0.5:
-        centre = target[list(topo.LIPS_OUTER)].mean(0)
-    elif pick < 0.75:
-        centre = target[list(topo.RIGHT_EYE + topo.LEFT_EYE)].mean(0)
-    else:
-        centre = rng.uniform(0, size, 2)
-    x, y = (centre + rng.uniform(-patch / 5, patch / 5, 2) - patch / 2).round().astype(int).clip(0, size - patch)
-    return int(x), int(y)
+@dataclass
+class Batch:
+    x: torch.Tensor       # B×10×N×N net input (warped crop first)
+    y: torch.Tensor       # B×3×N×N real target frame
+    weight: torch.Tensor  # B×1×N×N pixel-loss weight
+    gate: torch.Tensor    # B×1×N×N where the residual applies (renderer.refine_gate)
+    iod: torch.Tensor     # B inter-ocular distance of the target, pixels
 
 
-def make_batch(frames, meshes, rng, sources: int, targets: int, renderer: Renderer, net_size: int,
-               patch: int | None = None):
-    """Warped inputs, real targets, loss weights and refinement gates for sources×targets pairs.
-
-    patch: train on patch×patch windows of the crops (the net is fully convolutional), which
-    makes a step several times cheaper than whole crops.
-    """
-    xs, ys, ws, gs = [], [], [], []
+def make_batch(frames, meshes, rng, sources: int, targets: int, renderer: Renderer, net_size: int) -> Batch:
+    """Warped inputs, real targets, loss weights and refinement gates for sources×targets pairs."""
+    xs, ys, ws, gs, iods = [], [], [], [], []
     clips = rng.choice(len(frames), sources, replace=False)
     for c in clips:
         k = frames.shape[1]
@@ -72,44 +69,42 @@ def make_batch(frames, meshes, rng, sources: int, targets: int, renderer: Render
         others = [n for n in range(k) if n != i]
         for j in rng.choice(others, min(targets, len(others)), replace=False):
             warped = renderer.warp(avatar, meshes[c, j])
-            x = net_input(warped, avatar.crop, net_size)[0]  # 10×N×N
-            y = torch.from_numpy(np.asarray(frames[c, j], np.float32) / 255).permute(2, 0, 1)  # 3×N×N
-            w = torch.from_numpy(region_weight(meshes[c, j], frames.shape[2]))[None]  # 1×N×N
-            g = torch.from_numpy(refine_gate(meshes[c, j], frames.shape[2], net_size))[None]  # 1×N×N
-            if patch:
-                px, py = patch_origin(meshes[c, j], frames.shape[2], patch, rng)
-                x, y, w, g = (t[:, py:py + patch, px:px + patch] for t in (x, y, w, g))
-            xs.append(x)
-            ys.append(y)
-            ws.append(w)
-            gs.append(g)
-    return torch.stack(xs), torch.stack(ys), torch.stack(ws), torch.stack(gs)
+            xs.append(net_input(warped, avatar.crop, net_size)[0])  # 10×N×N
+            ys.append(torch.from_numpy(np.asarray(frames[c, j], np.float32) / 255).permute(2, 0, 1))  # 3×N×N
+            ws.append(torch.from_numpy(region_weight(meshes[c, j], frames.shape[2]))[None])  # 1×N×N
+            gs.append(torch.from_numpy(refine_gate(meshes[c, j], frames.shape[2], net_size))[None])
+            iods.append(float(topo.inter_ocular(meshes[c, j])))
+    return Batch(torch.stack(xs), torch.stack(ys), torch.stack(ws), torch.stack(gs), torch.tensor(iods))
 
 
-def refine_loss(net: RefineNet | None, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor,
-                gate: torch.Tensor) -> torch.Tensor:
-    """x: B×10×N×N net input (warped crop first), y: B×3×N×N real target, w: B×1×N×N loss
-    weight, gate: B×1×N×N where the residual applies (renderer.refine_gate).
-
-    net=None gives the loss of the warp alone (the baseline the net has to beat).
-    """
-    out = x[:, :3] if net is None else (x[:, :3] + net(x) * gate).clamp(0, 1)
+def refine_loss(net: RefineNet | None, batch: Batch, landmarks: FaceMeshNet | None = None,
+                landmark_weight: float = LANDMARK_WEIGHT) -> torch.Tensor:
+    """Pixel loss (+ landmark_weight × landmark distance in % inter-ocular, when a FaceMeshNet
+    is given). net=None gives the loss of the warp alone (the baseline the net has to beat)."""
+    x, y, w = batch.x, batch.y, batch.weight
+    out = x[:, :3] if net is None else (x[:, :3] + net(x) * batch.gate).clamp(0, 1)
     l1 = ((out - y).abs() * w).mean()
-    return l1 + 0.5 * (1 - ssim(out, y).mean()) + 0.5 * gradient_l1(out, y, w)
+    loss = l1 + 0.5 * (1 - ssim(out, y).mean()) + 0.5 * gradient_l1(out, y, w)
+    if landmarks is not None:
+        with torch.no_grad():
+            real = landmarks(y)  # B×468×2
+        distance = (landmarks(out) - real).norm(dim=-1).mean(1) / batch.iod * 100  # B
+        loss = loss + landmark_weight * distance.mean()
+    return loss
 
 
 def train_render(data: str | Path, out: str | Path, steps: int = 1500, size: int = 256,
-                 batch_sources: int = 2, batch_targets: int = 4, patch: int | None = None, lr: float = 1e-3,
-                 save_every: int = 50, seed: int = 0, threads: int | None = 1,
-                 frames_dir: str | Path | None = None, widths: tuple[int, ...] = (16, 32, 64, 96)) -> dict:
+                 batch_sources: int = 2, batch_targets: int = 2, lr: float = 1e-3,
+                 landmark_weight: float = LANDMARK_WEIGHT, save_every: int = 50, seed: int = 0,
+                 threads: int | None = 1, frames_dir: str | Path | None = None,
+                 widths: tuple[int, ...] = (16, 32, 64, 96)) -> dict:
     """Train (or resume) into `out`: component files, checkpoint.pt, loss.png. Returns a summary.
 
     frames_dir: where the training frames are cached (default out/train_frames_<size>).
-    patch: side of the training windows (default size/2; 0: whole crops).
+    landmark_weight: weight of the landmark term (0 trains on pixels alone).
     """
     if threads:
         torch.set_num_threads(threads)
-    patch = size // 2 if patch is None else patch
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     frames_dir = Path(frames_dir) if frames_dir else out / f"train_frames_{size}"
@@ -128,17 +123,18 @@ def train_render(data: str | Path, out: str | Path, steps: int = 1500, size: int
         step, history, seconds = state["step"], list(state["history"]), state["seconds"]
         baseline = list(state.get("baseline", [float("nan")] * step))
     renderer = Renderer(None, size)
+    landmarks = FaceMeshNet() if landmark_weight > 0 else None
     rng = np.random.default_rng(seed + step)  # resumed runs draw fresh pairs
     net.train()
     bar = tqdm(total=steps, initial=step, desc="train render", unit="step")
     started = time.time() - seconds
     while step < steps:
-        x, y, w, g = make_batch(frames, meshes, rng, batch_sources, batch_targets, renderer, size, patch)
+        batch = make_batch(frames, meshes, rng, batch_sources, batch_targets, renderer, size)
         for group in opt.param_groups:  # cosine decay to 10 %
             group["lr"] = lr * (0.1 + 0.45 * (1 + math.cos(math.pi * step / steps)))
-        loss = refine_loss(net, x, y, w, g)
+        loss = refine_loss(net, batch, landmarks, landmark_weight)
         with torch.no_grad():
-            baseline.append(refine_loss(None, x, y, w, g).item())
+            baseline.append(refine_loss(None, batch, landmarks, landmark_weight).item())
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 0.5)  # one bad pair must not wreck the net
@@ -148,7 +144,8 @@ def train_render(data: str | Path, out: str | Path, steps: int = 1500, size: int
         bar.update(1)
         bar.set_postfix(loss=f"{np.mean(history[-20:]):.4f}")
         if step % save_every == 0 or step == steps:
-            _checkpoint(out, net, opt, step, history, baseline, time.time() - started, info)
+            _checkpoint(out, net, opt, step, history, baseline, time.time() - started,
+                        dict(info, landmark_weight=landmark_weight))
     bar.close()
     return {"steps": step, "seconds": round(time.time() - started, 1),
             "loss_first": float(np.mean(history[:20])) if history else None,
@@ -168,6 +165,7 @@ def _checkpoint(out: Path, net: RefineNet, opt, step: int, history: list, baseli
     net.save(out, info={"fitted_on": f"{len(info['clips'])} train clips, {info['frames_per_clip']} "
                         "frames each (self-reenactment pairs)",
                         "licences": info["licences"], "sources": info["sources"], "steps": step,
+                        "landmark_weight": info["landmark_weight"],
                         "train_seconds": round(seconds, 1),
                         "final_loss": float(np.mean(history[-20:]))})
     h, b = np.asarray(history), np.asarray(baseline)
