@@ -68,7 +68,8 @@ def test_a_closed_eye_covers_the_iris_with_its_lid(avatar, basis):
 
 
 def test_a_rendered_blink_is_seen_by_the_face_tracker(avatar, basis, analyzer):
-    """Codes re-measured from the pixels: a drawn blink reads like a real one (0.45-0.75)."""
+    """Codes re-measured from the pixels: a drawn blink reads like a real one (real blinks peak
+    at 0.50-0.83 in the corpus, median 0.73)."""
     renderer = Renderer(None, SIZE)
     measured = []
     for blink in (0.0, 0.7):

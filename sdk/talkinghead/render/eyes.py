@@ -13,8 +13,9 @@ by the similarity through the eye corners):
 
 then blended into the thin-plate map with a feathered weight, so the face around stays smooth.
 
-The face tracker never sees a fully closed eye: on real clips a blink measures 30-55 % of the
-open lid gap. `rendered_opening` maps a tracked opening onto the opening that is drawn.
+The face tracker never sees a fully closed eye: at its closest, a real blink still measures
+15-48 % of the open lid gap (10th-90th percentile of 1491 blinks in the prepared clips, median
+25 %). `rendered_opening` maps a tracked opening onto the opening that is drawn.
 """
 from __future__ import annotations
 

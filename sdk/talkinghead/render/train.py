@@ -2,10 +2,13 @@
 
 A sample: two frames i, j of one clip; the renderer warps frame i to frame j's mesh (flow, eyes,
 mouth fill: no gradient), the net refines it, and the loss compares with the real frame j:
-L1 + 0.5·(1 − SSIM) + 0.5·gradient L1, weighted ×3 on the mouth and ×2 on the eyes, plus a
-landmark term: the mean distance (% inter-ocular) between the landmarks MediaPipe's mesh network
-finds on the refined crop and on the real frame (landmark_net.py), so the net cannot buy pixel
-error with a face that reads differently (a grey, closed-looking mouth).
+L1 + 0.5·(1 − SSIM) + 0.5·gradient L1, weighted ×3 on the mouth and ×2 on the eyes; the L1
+inside the refinement gate (the mouth and eyes the net may change, averaged over that region
+alone, so a wrong colour there costs what it looks like); and a landmark term: the mean distance
+(% inter-ocular) between the landmarks MediaPipe's mesh network finds on the refined crop and on
+the real frame (landmark_net.py), so the net cannot buy pixel error with a face that reads
+differently (a grey, closed-looking mouth). Without the gated L1 the landmark term alone is
+satisfied by a saturated blue cavity the mesh network likes.
 Checkpoints (model, optimiser, step, loss history) are written every `save_every` steps and
 training resumes from the last one; the component (fp16) and a loss-curve PNG are written with
 every checkpoint.
@@ -32,7 +35,7 @@ from .refine_net import RefineNet
 from .renderer import Renderer, net_input, refine_gate
 
 CHECKPOINT = "checkpoint.pt"
-LANDMARK_WEIGHT = 0.03  # per % inter-ocular: the warp's landmark error (about 1 %) then weighs 0.03, the pixel loss 0.05-0.09
+LANDMARK_WEIGHT = 0.03  # per % inter-ocular: the warp's landmark error (about 1 %) then weighs 0.03
 _IDENTITY = np.array([[1.0, 0, 0], [0, 1.0, 0]])
 
 
@@ -79,12 +82,13 @@ def make_batch(frames, meshes, rng, sources: int, targets: int, renderer: Render
 
 def refine_loss(net: RefineNet | None, batch: Batch, landmarks: FaceMeshNet | None = None,
                 landmark_weight: float = LANDMARK_WEIGHT) -> torch.Tensor:
-    """Pixel loss (+ landmark_weight × landmark distance in % inter-ocular, when a FaceMeshNet
+    """Pixel losses (+ landmark_weight × landmark distance in % inter-ocular, when a FaceMeshNet
     is given). net=None gives the loss of the warp alone (the baseline the net has to beat)."""
     x, y, w = batch.x, batch.y, batch.weight
     out = x[:, :3] if net is None else (x[:, :3] + net(x) * batch.gate).clamp(0, 1)
-    l1 = ((out - y).abs() * w).mean()
-    loss = l1 + 0.5 * (1 - ssim(out, y).mean()) + 0.5 * gradient_l1(out, y, w)
+    error = (out - y).abs()  # B×3×N×N
+    gated = (error * batch.gate).sum() / (3 * batch.gate.sum()).clamp(min=1.0)
+    loss = (error * w).mean() + 0.5 * (1 - ssim(out, y).mean()) + 0.5 * gradient_l1(out, y, w) + gated
     if landmarks is not None:
         with torch.no_grad():
             real = landmarks(y)  # B×468×2
