@@ -49,10 +49,10 @@ class EyeFrame:
     """Coordinates of one eye: origin at the outer corner, u towards the inner corner, v down."""
 
     def __init__(self, outer: np.ndarray, inner: np.ndarray):
-        self.origin = outer.astype(np.float64)
+        self.origin = outer.astype(np.float32)
         axis = inner - outer
         self.width = float(np.linalg.norm(axis))
-        self.eu = axis / max(self.width, 1e-9)
+        self.eu = (axis / max(self.width, 1e-9)).astype(np.float32)
         ev = np.array([-self.eu[1], self.eu[0]])
         self.ev = ev if ev[1] >= 0 else -ev  # v grows downwards for both eyes
 
@@ -68,7 +68,7 @@ class EyeFrame:
 def _similarity(t0, t1, s0, s1):
     """(scale, map) of the similarity p -> s0 + a (p - t0) taking segment t0t1 onto s0s1."""
     a = complex(*(s1 - s0)) / complex(*(t1 - t0))
-    rot = np.array([[a.real, -a.imag], [a.imag, a.real]])
+    rot = np.array([[a.real, -a.imag], [a.imag, a.real]], np.float32)
     return abs(a), lambda p: s0 + (p - t0) @ rot.T
 
 
@@ -117,7 +117,7 @@ def edit_eyes(coords: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.
         if np.any(hi - lo < 2):
             continue
         (x0, y0), (x1, y1) = lo, hi
-        xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
+        xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
         uv = frame.to_uv(to_source(np.stack([xs, ys], -1)))  # h×w×2, the rigid eye sample
         u, v = uv[..., 0], uv[..., 1]
 

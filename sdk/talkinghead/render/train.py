@@ -60,20 +60,38 @@ class Batch:
     iod: torch.Tensor     # B inter-ocular distance of the target, pixels
 
 
+def colour_jitter(rng) -> np.ndarray:
+    """A random 3×3 colour matrix: hue turned by up to ±40°, channel gains and brightness ±25 %.
+
+    The shippable training clips show one speaker; without this the net learns his mouth's
+    colour and paints it into every face (an olive mouth on a pink-lipped one)."""
+    angle = rng.uniform(-1, 1) * np.radians(40)
+    u = np.full(3, 1 / np.sqrt(3))  # the grey axis: hue turns about it
+    cross = np.array([[0, -u[2], u[1]], [u[2], 0, -u[0]], [-u[1], u[0], 0]])
+    hue = np.cos(angle) * np.eye(3) + np.sin(angle) * cross + (1 - np.cos(angle)) * np.outer(u, u)
+    return rng.uniform(0.8, 1.2) * hue @ np.diag(rng.uniform(0.8, 1.2, 3))
+
+
+def _recolour(frame: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    return np.clip(np.asarray(frame, np.float32) @ matrix.T.astype(np.float32) + 0.5, 0, 255).astype(np.uint8)
+
+
 def make_batch(frames, meshes, rng, sources: int, targets: int, renderer: Renderer, net_size: int) -> Batch:
-    """Warped inputs, real targets, loss weights and refinement gates for sources×targets pairs."""
+    """Warped inputs, real targets, loss weights and refinement gates for sources×targets pairs;
+    each source clip's frames get one random colour_jitter."""
     xs, ys, ws, gs, iods = [], [], [], [], []
     clips = rng.choice(len(frames), sources, replace=False)
     for c in clips:
         k = frames.shape[1]
         i = rng.integers(k)
-        avatar = make_avatar(np.asarray(frames[c, i]), np.pad(meshes[c, i], ((0, 0), (0, 1))),
+        colour = colour_jitter(rng)
+        avatar = make_avatar(_recolour(frames[c, i], colour), np.pad(meshes[c, i], ((0, 0), (0, 1))),
                              frames.shape[2], matrix=_IDENTITY, paste=False)
         others = [n for n in range(k) if n != i]
         for j in rng.choice(others, min(targets, len(others)), replace=False):
             warped = renderer.warp(avatar, meshes[c, j])
             xs.append(net_input(warped, avatar.crop, net_size)[0])  # 10×N×N
-            ys.append(torch.from_numpy(np.asarray(frames[c, j], np.float32) / 255).permute(2, 0, 1))  # 3×N×N
+            ys.append(torch.from_numpy(_recolour(frames[c, j], colour).astype(np.float32) / 255).permute(2, 0, 1))
             ws.append(torch.from_numpy(region_weight(meshes[c, j], frames.shape[2]))[None])  # 1×N×N
             gs.append(torch.from_numpy(refine_gate(meshes[c, j], frames.shape[2], net_size))[None])
             iods.append(float(topo.inter_ocular(meshes[c, j])))
