@@ -7,8 +7,9 @@ inside the refinement gate (the mouth and eyes the net may change, averaged over
 alone, so a wrong colour there costs what it looks like); and a landmark term: the mean distance
 (% inter-ocular) between the landmarks MediaPipe's mesh network finds on the refined crop and on
 the real frame (landmark_net.py), so the net cannot buy pixel error with a face that reads
-differently (a grey, closed-looking mouth). Without the gated L1 the landmark term alone is
-satisfied by a saturated blue cavity the mesh network likes.
+differently (a grey, closed-looking mouth). The mesh network sees luminance only: given colour,
+it is best satisfied by a saturated blue or teal cavity, which the pixel terms alone do not
+outweigh.
 Checkpoints (model, optimiser, step, loss history) are written every `save_every` steps and
 training resumes from the last one; the component (fp16) and a loss-curve PNG are written with
 every checkpoint.
@@ -98,6 +99,12 @@ def make_batch(frames, meshes, rng, sources: int, targets: int, renderer: Render
     return Batch(torch.stack(xs), torch.stack(ys), torch.stack(ws), torch.stack(gs), torch.tensor(iods))
 
 
+def _grey(images: torch.Tensor) -> torch.Tensor:
+    """B×3×N×N RGB -> the same with every channel set to the luminance (Rec. 601)."""
+    luma = images.new_tensor([0.299, 0.587, 0.114]).reshape(1, 3, 1, 1)
+    return (images * luma).sum(1, keepdim=True).expand_as(images)
+
+
 def refine_loss(net: RefineNet | None, batch: Batch, landmarks: FaceMeshNet | None = None,
                 landmark_weight: float = LANDMARK_WEIGHT) -> torch.Tensor:
     """Pixel losses (+ landmark_weight × landmark distance in % inter-ocular, when a FaceMeshNet
@@ -107,10 +114,10 @@ def refine_loss(net: RefineNet | None, batch: Batch, landmarks: FaceMeshNet | No
     error = (out - y).abs()  # B×3×N×N
     gated = (error * batch.gate).sum() / (3 * batch.gate.sum()).clamp(min=1.0)
     loss = (error * w).mean() + 0.5 * (1 - ssim(out, y).mean()) + 0.5 * gradient_l1(out, y, w) + gated
-    if landmarks is not None:
+    if landmarks is not None:  # on luminance: the term may shape the face, not choose its colours
         with torch.no_grad():
-            real = landmarks(y)  # B×468×2
-        distance = (landmarks(out) - real).norm(dim=-1).mean(1) / batch.iod * 100  # B
+            real = landmarks(_grey(y))  # B×468×2
+        distance = (landmarks(_grey(out)) - real).norm(dim=-1).mean(1) / batch.iod * 100  # B
         loss = loss + landmark_weight * distance.mean()
     return loss
 
