@@ -53,7 +53,8 @@ def log_mel(audio: np.ndarray, num_frames: int) -> np.ndarray:
     for lo in range(0, n, MELS_PER_FRAME * BLOCK_FRAMES):
         hi = min(lo + MELS_PER_FRAME * BLOCK_FRAMES, n)
         idx = np.arange(lo, hi)[:, None] * HOP + np.arange(WINDOW)[None]
-        power = np.abs(np.fft.rfft(padded[idx] * window, N_FFT, axis=1)) ** 2   # block×257
+        # float64: newer numpy keeps float32 through the FFT, which moves the log floor off -10
+        power = np.abs(np.fft.rfft(padded[idx].astype(np.float64) * window, N_FFT, axis=1)) ** 2  # block×257
         out[lo:hi] = np.log10(np.maximum(power @ mel_filterbank().T, 1e-10))
     return out
 
