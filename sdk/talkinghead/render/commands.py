@@ -47,7 +47,7 @@ def register(commands, train, evaluate) -> None:
     p.add_argument("--size", type=int, choices=(256, 512), default=256, help="training crop size")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--landmark-weight", type=float, default=LANDMARK_WEIGHT,
-                   help=f"weight of the landmark loss per %% inter-ocular (default {LANDMARK_WEIGHT}; 0: pixels only)")
+                   help=f"weight of the landmark loss per %% inter-ocular (default {LANDMARK_WEIGHT}: off)")
     p.add_argument("--save-every", type=int, default=50, help="checkpoint interval in steps")
     p.set_defaults(run=_train)
 
