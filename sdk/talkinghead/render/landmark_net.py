@@ -85,7 +85,6 @@ _OPS = {
     "Convolution": lambda a, at: _conv(a[0], a[1], at),
     "GroupConvolution": lambda a, at: _group_conv(a[0], a[1], at),
     "Add": lambda a, at: a[0] + a[1],
-    "Multiply": lambda a, at: a[0] * a[1],
     "PRelu": lambda a, at: _prelu(a[0], a[1]),
     "MaxPool": lambda a, at: _max_pool(a[0], at),
     "Pad": lambda a, at: _pad(*a),
@@ -93,8 +92,6 @@ _OPS = {
     "Transpose": lambda a, at: a[0].permute(*[int(i) for i in a[1].tolist()]),
     "Unsqueeze": lambda a, at: a[0].reshape(_unsqueezed(a[0].shape, a[1])),
     "Convert": lambda a, at: a[0].float(),
-    "Sigmoid": lambda a, at: torch.sigmoid(a[0]),
-    "Relu": lambda a, at: torch.relu(a[0]),
 }
 
 

@@ -64,7 +64,7 @@ class Batch:
 
 
 def colour_jitter(rng) -> np.ndarray:
-    """A random 3×3 colour matrix: hue turned by up to ±40°, channel gains and brightness ±25 %.
+    """A random 3×3 colour matrix: hue turned by up to ±40°, channel gains and brightness ±20 %.
 
     The shippable training clips show one speaker; without this the net learns his mouth's
     colour and paints it into every face (an olive mouth on a pink-lipped one)."""
