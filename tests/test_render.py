@@ -15,7 +15,8 @@ from talkinghead.render import RefineNet, Renderer, RenderInputError, make_avata
 from talkinghead.render.flow import TpsFlow
 from talkinghead.render.paste import PastePlan
 from talkinghead.render.regions import fill_mouth
-from talkinghead.render.train import train_render
+from talkinghead.render.renderer import net_input
+from talkinghead.render.train import mirror, train_render
 
 SIZE = 256
 
@@ -195,6 +196,30 @@ def _synthetic_frames(folder, crop_mesh, clips=2, k=3):
     np.save(folder / "meshes.npy", meshes)
     (folder / "clips.json").write_text(json.dumps({"clips": ["a", "b"], "size": SIZE, "frames_per_clip": k,
                                                    "sources": ["synthetic"], "licences": ["CC0"]}))
+
+
+def test_mirrored_net_input_is_the_input_of_the_mirrored_pair(crop_mesh):
+    """The flip augmentation: mirror(x) must be what the renderer gives for the mirrored source
+    crop and meshes (x -> S-1-x), so a flipped training pair is a real pair."""
+    identity = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    crop = (np.random.default_rng(0).random((SIZE, SIZE, 3)) * 255).astype(np.uint8)
+    target = crop_mesh.copy()
+    target[:, 0] += 3 * np.sin(crop_mesh[:, 1] / 30)  # lips, lids and cheeks all move
+    target[list(topo.LIPS_INNER[1:10]), 1] += 6  # the mouth opens: the fill is drawn
+    renderer = Renderer(None, SIZE)
+
+    def planes(crop, source, target):
+        avatar = make_avatar(crop, np.pad(source, ((0, 0), (0, 1))), SIZE, matrix=identity, paste=False)
+        return net_input(renderer.warp(avatar, target), avatar.crop, SIZE)[0]  # 10×S×S
+
+    def flip_x(mesh):
+        return np.stack([SIZE - 1 - mesh[:, 0], mesh[:, 1]], 1)
+
+    x = planes(crop, crop_mesh, target)
+    mirrored = planes(np.ascontiguousarray(crop[:, ::-1]), flip_x(crop_mesh), flip_x(target))
+    torch.testing.assert_close(mirror(x), mirrored, atol=1 / 255 + 1e-6, rtol=0)
+    assert (mirror(x) - mirrored).abs().mean() < 1e-4
+    torch.testing.assert_close(mirror(mirror(x)), x)
 
 
 def test_train_three_steps_and_resume(tmp_path, crop_mesh):

@@ -8,7 +8,8 @@ def _train(args) -> None:
     from .train import train_render
 
     summary = train_render(args.data, args.out, steps=args.steps, size=args.size, threads=args.threads,
-                           landmark_weight=args.landmark_weight, save_every=args.save_every)
+                           landmark_weight=args.landmark_weight, save_every=args.save_every,
+                           all_licences=args.all_licences)
     print(json.dumps(summary, indent=2))
 
 
@@ -49,6 +50,9 @@ def register(commands, train, evaluate) -> None:
     p.add_argument("--landmark-weight", type=float, default=LANDMARK_WEIGHT,
                    help=f"weight of the landmark loss per %% inter-ocular (default {LANDMARK_WEIGHT}: off)")
     p.add_argument("--save-every", type=int, default=50, help="checkpoint interval in steps")
+    p.add_argument("--all-licences", action="store_true",
+                   help="also train on rows whose licence does not let the weights ship (and clips "
+                        "without a manifest: your own)")
     p.set_defaults(run=_train)
 
     p = evaluate.add_parser("render", help="self-reenactment quality: unchanged vs warp vs warp + refine")

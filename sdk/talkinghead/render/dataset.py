@@ -32,8 +32,10 @@ def train_clips(data: str | Path, split: str = "train", shippable_only: bool = T
         if meta["split"] == split and (is_shippable(meta["licence"]) or not shippable_only):
             clips.append(path)
     if not clips:
+        hint = (" (clips without a MANIFEST.tsv licence count as not shippable: pass --all-licences to "
+                "train on them)" if shippable_only else "")
         raise DataError(f"no {split} clips{' with a shippable licence' if shippable_only else ''} in "
-                        f"{data}/clips: run `talkinghead prepare-data` first.")
+                        f"{data}/clips: run `talkinghead prepare-data` first{hint}.")
     return clips
 
 
@@ -49,15 +51,16 @@ def pick_frames(mesh: np.ndarray, valid: np.ndarray, k: int) -> np.ndarray:
     return np.array(chosen)
 
 
-def build_frames(data: str | Path, out: str | Path, size: int, k: int = FRAMES_PER_CLIP) -> dict:
-    """Write out/{frames,meshes}.npy + clips.json from the shippable train clips (skips if done)."""
+def build_frames(data: str | Path, out: str | Path, size: int, k: int = FRAMES_PER_CLIP,
+                 shippable_only: bool = True) -> dict:
+    """Write out/{frames,meshes}.npy + clips.json from the train clips (skips if done)."""
     from ..media import read_video
 
     out = Path(out)
     index = out / "clips.json"
     if index.is_file():
         return json.loads(index.read_text())
-    clips = train_clips(data)
+    clips = train_clips(data, shippable_only=shippable_only)
     out.mkdir(parents=True, exist_ok=True)
     frames = np.lib.format.open_memmap(out / "frames.npy.part", "w+", np.uint8, (len(clips), k, size, size, 3))
     meshes = np.zeros((len(clips), k, topo.NUM_POINTS, 2), np.float32)

@@ -36,6 +36,7 @@ from .refine_net import RefineNet
 from .renderer import Renderer, net_input, refine_gate
 
 CHECKPOINT = "checkpoint.pt"
+FLOW_X = 6  # net-input channel of the x displacement (renderer.net_input)
 # Per % inter-ocular; off by default: at 0.03-0.1 the net learns to darken lips and lash lines
 # for the mesh network (magenta on unseen faces) and still does not beat the warp's landmarks.
 LANDMARK_WEIGHT = 0.0
@@ -93,12 +94,23 @@ def make_batch(frames, meshes, rng, sources: int, targets: int, renderer: Render
         others = [n for n in range(k) if n != i]
         for j in rng.choice(others, min(targets, len(others)), replace=False):
             warped = renderer.warp(avatar, meshes[c, j])
-            xs.append(net_input(warped, avatar.crop, net_size)[0])  # 10×N×N
-            ys.append(torch.from_numpy(_recolour(frames[c, j], colour).astype(np.float32) / 255).permute(2, 0, 1))
-            ws.append(torch.from_numpy(region_weight(meshes[c, j], frames.shape[2]))[None])  # 1×N×N
-            gs.append(torch.from_numpy(refine_gate(meshes[c, j], frames.shape[2], net_size))[None])
+            x = net_input(warped, avatar.crop, net_size)[0]  # 10×N×N
+            y = torch.from_numpy(_recolour(frames[c, j], colour).astype(np.float32) / 255).permute(2, 0, 1)
+            w = torch.from_numpy(region_weight(meshes[c, j], frames.shape[2]))[None]  # 1×N×N
+            g = torch.from_numpy(refine_gate(meshes[c, j], frames.shape[2], net_size))[None]
+            if rng.random() < 0.5:  # a mirrored face is another plausible face
+                x, y, w, g = mirror(x), y.flip(-1), w.flip(-1), g.flip(-1)
+            xs.append(x), ys.append(y), ws.append(w), gs.append(g)
             iods.append(float(topo.inter_ocular(meshes[c, j])))
     return Batch(torch.stack(xs), torch.stack(ys), torch.stack(ws), torch.stack(gs), torch.tensor(iods))
+
+
+def mirror(x: torch.Tensor) -> torch.Tensor:
+    """A 10×N×N net input of the left-right mirrored pair: every plane flipped, and the x
+    displacement negated (it points the other way in the mirrored image)."""
+    x = x.flip(-1)
+    x[FLOW_X] = -x[FLOW_X]
+    return x
 
 
 def _grey(images: torch.Tensor) -> torch.Tensor:
@@ -128,18 +140,19 @@ def train_render(data: str | Path, out: str | Path, steps: int = 1500, size: int
                  batch_sources: int = 2, batch_targets: int = 2, lr: float = 1e-3,
                  landmark_weight: float = LANDMARK_WEIGHT, save_every: int = 50, seed: int = 0,
                  threads: int | None = 1, frames_dir: str | Path | None = None,
-                 widths: tuple[int, ...] = (16, 32, 64, 96)) -> dict:
+                 widths: tuple[int, ...] = (16, 32, 64, 96), all_licences: bool = False) -> dict:
     """Train (or resume) into `out`: component files, checkpoint.pt, loss.png. Returns a summary.
 
     frames_dir: where the training frames are cached (default out/train_frames_<size>).
     landmark_weight: weight of the landmark term (0 trains on pixels alone).
+    all_licences: train on every train row, not only those whose licence lets the weights ship.
     """
     if threads:
         torch.set_num_threads(threads)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     frames_dir = Path(frames_dir) if frames_dir else out / f"train_frames_{size}"
-    info = build_frames(data, frames_dir, size)
+    info = build_frames(data, frames_dir, size, shippable_only=not all_licences)
     frames = np.load(frames_dir / "frames.npy", mmap_mode="r")  # C×K×S×S×3
     meshes = np.load(frames_dir / "meshes.npy")  # C×K×478×2
 
