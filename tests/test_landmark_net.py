@@ -52,3 +52,38 @@ def test_gradients_reach_the_pixels_and_not_the_weights(net, example_image, exam
     net(x)[0, :, 1].mean().backward()  # mean landmark height
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
     assert not any(p.requires_grad for p in net.parameters()) and not list(net.parameters())
+
+
+def test_stage_features_and_perceptual_distance(net, example_image, example_face):
+    from talkinghead.render.train import perceptual_distance
+
+    face = torch.from_numpy(_face_crop(example_image, example_face.mesh, 256)).permute(2, 0, 1)[None]
+    features = net.features(face)
+    assert [tuple(f.shape[1:]) for f in features] == [(16, 96, 96), (32, 48, 48), (64, 24, 24), (128, 12, 12)]
+    with torch.no_grad():  # the features are the graph's own intermediate values
+        full = net.graph(net._input(face), net.stage_ends[:1] + net.graph.outputs)
+    torch.testing.assert_close(features[0], full[0])
+    assert float(perceptual_distance(net, face, face)) == 0.0
+    blurred = _blur(face, 3)
+    shifted = torch.roll(face, 4, dims=-1)
+    d_blur, d_shift = float(perceptual_distance(net, blurred, face)), float(perceptual_distance(net, shifted, face))
+    assert 0.05 < d_blur < 4 and 0.05 < d_shift < 4
+    assert float(perceptual_distance(net, _blur(face, 6), face)) > d_blur  # more blur, further away
+
+
+def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    return torch.from_numpy(cv2.GaussianBlur(x[0].permute(1, 2, 0).numpy(), (0, 0), sigma)).permute(2, 0, 1)[None]
+
+
+def test_perceptual_gradient_only_lightens_or_darkens(net, example_image, example_face):
+    """The mesh-network terms see grey images: their gradient is the same on R, G and B, so
+    they cannot choose the net's colours (the teal-mouth and magenta-lip failures)."""
+    from talkinghead.render.train import perceptual_distance
+
+    face = torch.from_numpy(_face_crop(example_image, example_face.mesh, 256)).permute(2, 0, 1)[None]
+    out = _blur(face, 2).requires_grad_(True)
+    perceptual_distance(net, out, face).backward()
+    grad = out.grad[0]  # 3×N×N
+    assert grad.abs().sum() > 0
+    torch.testing.assert_close(grad[0], grad[1], atol=1e-9, rtol=1e-5)
+    torch.testing.assert_close(grad[0], grad[2], atol=1e-9, rtol=1e-5)

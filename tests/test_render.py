@@ -227,7 +227,7 @@ def test_train_three_steps_and_resume(tmp_path, crop_mesh):
     _synthetic_frames(frames, crop_mesh)
     out = tmp_path / "run"
     summary = train_render(None, out, steps=3, save_every=2, frames_dir=frames, widths=(4, 8, 8, 8),
-                           landmark_weight=0.03)  # the landmark term runs too
+                           landmark_weight=0.03, perceptual_weight=0.1)  # the mesh-network terms run too
     assert summary["steps"] == 3 and np.isfinite(summary["loss_last"])
     assert (out / "loss.png").is_file() and (out / "checkpoint.pt").is_file()
     net = RefineNet.load(out)

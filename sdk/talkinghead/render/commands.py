@@ -8,7 +8,8 @@ def _train(args) -> None:
     from .train import train_render
 
     summary = train_render(args.data, args.out, steps=args.steps, size=args.size, threads=args.threads,
-                           landmark_weight=args.landmark_weight, save_every=args.save_every,
+                           landmark_weight=args.landmark_weight, perceptual_weight=args.perceptual_weight,
+                           save_every=args.save_every,
                            all_licences=args.all_licences)
     print(json.dumps(summary, indent=2))
 
@@ -39,7 +40,7 @@ def _render_codes(args) -> None:
 
 
 def register(commands, train, evaluate) -> None:
-    from .train import LANDMARK_WEIGHT
+    from .train import LANDMARK_WEIGHT, PERCEPTUAL_WEIGHT
 
     p = train.add_parser("render", help="train the renderer's refinement net by self-reenactment")
     p.add_argument("--data", required=True, help="cache written by prepare-data")
@@ -49,6 +50,9 @@ def register(commands, train, evaluate) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--landmark-weight", type=float, default=LANDMARK_WEIGHT,
                    help=f"weight of the landmark loss per %% inter-ocular (default {LANDMARK_WEIGHT}: off)")
+    p.add_argument("--perceptual-weight", type=float, default=PERCEPTUAL_WEIGHT,
+                   help="weight of the perceptual loss on the face-mesh network's features "
+                        f"(default {PERCEPTUAL_WEIGHT})")
     p.add_argument("--save-every", type=int, default=50, help="checkpoint interval in steps")
     p.add_argument("--all-licences", action="store_true",
                    help="also train on rows whose licence does not let the weights ship (and clips "

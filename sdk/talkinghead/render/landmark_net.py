@@ -135,12 +135,28 @@ class GraphModule(nn.Module):
             value = folded[k]
             self.register_buffer(f"c{n}", value.float() if value.is_floating_point() else value, persistent=False)
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, x: torch.Tensor, taps: list | None = None) -> list[torch.Tensor]:
+        """The graph's outputs, or (taps: op output keys) those intermediate values, computed
+        only as far into the graph as the last of them needs."""
+        wanted = self.outputs if taps is None else taps
         values = {k: getattr(self, f"c{n}") for n, k in enumerate(self._constants)}
         values[self.input_key] = x
         for kind, refs, attrs, key in self.program:
+            if all(k in values for k in wanted):
+                break
             values[key] = _OPS[kind]([values[r] for r in refs], attrs)
-        return [values[k] for k in self.outputs]
+        return [values[k] for k in wanted]
+
+    def stage_ends(self) -> list:
+        """Output keys of the last activation before each pooling: the end of every resolution
+        stage (MediaPipe's mesh network: 16×96², 32×48², 64×24², 128×12², ...)."""
+        ends, last = [], None
+        for kind, _, _, key in self.program:
+            if kind == "PRelu":
+                last = key
+            elif kind == "MaxPool" and last is not None and last not in ends:
+                ends.append(last)
+        return ends
 
 
 class FaceMeshNet(nn.Module):
@@ -154,11 +170,22 @@ class FaceMeshNet(nn.Module):
         import openvino as ov
 
         self.graph = GraphModule(ov.Core().read_model(str(model_path("face_landmark.tflite"))))
+        self.stage_ends = self.graph.stage_ends()
         self.requires_grad_(False)
 
     def forward(self, crops: torch.Tensor) -> torch.Tensor:
         n = crops.shape[-1]
-        x = F.interpolate(crops, size=(INPUT, INPUT), mode="bilinear", align_corners=False, antialias=True)
-        outputs = self.graph(x.permute(0, 2, 3, 1).contiguous())
+        outputs = self.graph(self._input(crops))
         mesh = next(o for o in outputs if o[0].numel() == 468 * 3).reshape(len(crops), 468, 3)
         return mesh[..., :2] * (n / INPUT)
+
+    def features(self, crops: torch.Tensor, stages: int = 4) -> list[torch.Tensor]:
+        """The network's activations at the end of its first `stages` resolution stages
+        (B×16×96², B×32×48², B×64×24², B×128×12² for 4): what a perceptual loss compares."""
+        return self.graph(self._input(crops), self.stage_ends[:stages])
+
+    @staticmethod
+    def _input(crops: torch.Tensor) -> torch.Tensor:
+        """B×3×N×N in 0..1 -> B×192×192×3, the network's NHWC input."""
+        x = F.interpolate(crops, size=(INPUT, INPUT), mode="bilinear", align_corners=False, antialias=True)
+        return x.permute(0, 2, 3, 1).contiguous()

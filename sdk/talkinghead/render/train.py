@@ -40,6 +40,7 @@ FLOW_X = 6  # net-input channel of the x displacement (renderer.net_input)
 # Per % inter-ocular; off by default: at 0.03-0.1 the net learns to darken lips and lash lines
 # for the mesh network (magenta on unseen faces) and still does not beat the warp's landmarks.
 LANDMARK_WEIGHT = 0.0
+PERCEPTUAL_WEIGHT = 0.0
 _IDENTITY = np.array([[1.0, 0, 0], [0, 1.0, 0]])
 
 
@@ -114,31 +115,50 @@ def mirror(x: torch.Tensor) -> torch.Tensor:
 
 
 def _grey(images: torch.Tensor) -> torch.Tensor:
-    """B×3×N×N RGB -> the same with every channel set to the luminance (Rec. 601)."""
-    luma = images.new_tensor([0.299, 0.587, 0.114]).reshape(1, 3, 1, 1)
-    return (images * luma).sum(1, keepdim=True).expand_as(images)
+    """B×3×N×N RGB -> the same with every channel set to the channels' mean.
+
+    The equal weights matter: the gradient of anything computed on this image points along
+    (1, 1, 1), so the mesh-network terms can only lighten or darken the net's output; its colour
+    is left to the pixel losses. With luma weights (0.299, 0.587, 0.114) the gradient is mostly
+    green and the net darkens lips and lash lines by painting them magenta."""
+    return images.mean(1, keepdim=True).expand_as(images)
 
 
-def refine_loss(net: RefineNet | None, batch: Batch, landmarks: FaceMeshNet | None = None,
-                landmark_weight: float = LANDMARK_WEIGHT) -> torch.Tensor:
-    """Pixel losses (+ landmark_weight × landmark distance in % inter-ocular, when a FaceMeshNet
-    is given). net=None gives the loss of the warp alone (the baseline the net has to beat)."""
+def perceptual_distance(mesh_net: FaceMeshNet, out: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Σ over the mesh network's first four stages of mean |features(out) − features(real)|,
+    each relative to the mean |features(real)| of its stage, on grey images (_grey: given colour,
+    the features are best matched by a teal mouth). out, real: B×3×N×N."""
+    with torch.no_grad():
+        wanted = mesh_net.features(_grey(real))
+    return sum((f - g).abs().mean() / g.abs().mean().clamp(min=1e-6)
+               for f, g in zip(mesh_net.features(_grey(out)), wanted))
+
+
+def refine_loss(net: RefineNet | None, batch: Batch, mesh_net: FaceMeshNet | None = None,
+                landmark_weight: float = LANDMARK_WEIGHT,
+                perceptual_weight: float = PERCEPTUAL_WEIGHT) -> torch.Tensor:
+    """Pixel losses, + landmark_weight × landmark distance in % inter-ocular and
+    perceptual_weight × perceptual_distance (both need a FaceMeshNet). net=None gives the loss
+    of the warp alone (the baseline the net has to beat)."""
     x, y, w = batch.x, batch.y, batch.weight
     out = x[:, :3] if net is None else (x[:, :3] + net(x) * batch.gate).clamp(0, 1)
     error = (out - y).abs()  # B×3×N×N
     gated = (error * batch.gate).sum() / (3 * batch.gate.sum()).clamp(min=1.0)
     loss = (error * w).mean() + 0.5 * (1 - ssim(out, y).mean()) + 0.5 * gradient_l1(out, y, w) + gated
-    if landmarks is not None:  # on luminance: the term may shape the face, not choose its colours
+    if mesh_net is not None and landmark_weight > 0:  # on luminance: it may shape the face, not colour it
         with torch.no_grad():
-            real = landmarks(_grey(y))  # B×468×2
-        distance = (landmarks(_grey(out)) - real).norm(dim=-1).mean(1) / batch.iod * 100  # B
+            real = mesh_net(_grey(y))  # B×468×2
+        distance = (mesh_net(_grey(out)) - real).norm(dim=-1).mean(1) / batch.iod * 100  # B
         loss = loss + landmark_weight * distance.mean()
+    if mesh_net is not None and perceptual_weight > 0:
+        loss = loss + perceptual_weight * perceptual_distance(mesh_net, out, y)
     return loss
 
 
 def train_render(data: str | Path, out: str | Path, steps: int = 1500, size: int = 256,
                  batch_sources: int = 2, batch_targets: int = 2, lr: float = 1e-3,
-                 landmark_weight: float = LANDMARK_WEIGHT, save_every: int = 50, seed: int = 0,
+                 landmark_weight: float = LANDMARK_WEIGHT, perceptual_weight: float = PERCEPTUAL_WEIGHT,
+                 save_every: int = 50, seed: int = 0,
                  threads: int | None = 1, frames_dir: str | Path | None = None,
                  widths: tuple[int, ...] = (16, 32, 64, 96), all_licences: bool = False) -> dict:
     """Train (or resume) into `out`: component files, checkpoint.pt, loss.png. Returns a summary.
@@ -167,7 +187,8 @@ def train_render(data: str | Path, out: str | Path, steps: int = 1500, size: int
         step, history, seconds = state["step"], list(state["history"]), state["seconds"]
         baseline = list(state.get("baseline", [float("nan")] * step))
     renderer = Renderer(None, size)
-    landmarks = FaceMeshNet() if landmark_weight > 0 else None
+    mesh_net = FaceMeshNet() if landmark_weight > 0 or perceptual_weight > 0 else None
+    weights = dict(landmark_weight=landmark_weight, perceptual_weight=perceptual_weight)
     rng = np.random.default_rng(seed + step)  # resumed runs draw fresh pairs
     net.train()
     bar = tqdm(total=steps, initial=step, desc="train render", unit="step")
@@ -176,9 +197,9 @@ def train_render(data: str | Path, out: str | Path, steps: int = 1500, size: int
         batch = make_batch(frames, meshes, rng, batch_sources, batch_targets, renderer, size)
         for group in opt.param_groups:  # cosine decay to 10 %
             group["lr"] = lr * (0.1 + 0.45 * (1 + math.cos(math.pi * step / steps)))
-        loss = refine_loss(net, batch, landmarks, landmark_weight)
+        loss = refine_loss(net, batch, mesh_net, **weights)
         with torch.no_grad():
-            baseline.append(refine_loss(None, batch, landmarks, landmark_weight).item())
+            baseline.append(refine_loss(None, batch, mesh_net, **weights).item())
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 0.5)  # one bad pair must not wreck the net
@@ -189,7 +210,7 @@ def train_render(data: str | Path, out: str | Path, steps: int = 1500, size: int
         bar.set_postfix(loss=f"{np.mean(history[-20:]):.4f}")
         if step % save_every == 0 or step == steps:
             _checkpoint(out, net, opt, step, history, baseline, time.time() - started,
-                        dict(info, landmark_weight=landmark_weight))
+                        dict(info, **weights))
     bar.close()
     return {"steps": step, "seconds": round(time.time() - started, 1),
             "loss_first": float(np.mean(history[:20])) if history else None,
@@ -210,6 +231,7 @@ def _checkpoint(out: Path, net: RefineNet, opt, step: int, history: list, baseli
                         "frames each (self-reenactment pairs)",
                         "licences": info["licences"], "sources": info["sources"], "steps": step,
                         "landmark_weight": info["landmark_weight"],
+                        "perceptual_weight": info["perceptual_weight"],
                         "train_seconds": round(seconds, 1),
                         "final_loss": float(np.mean(history[-20:]))})
     h, b = np.asarray(history), np.asarray(baseline)
