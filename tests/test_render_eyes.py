@@ -7,9 +7,9 @@ import torch
 
 from talkinghead.face import topology as topo
 from talkinghead.motion import compose, fit
-from talkinghead.render import RefineNet, Renderer
+from talkinghead.render import RefineNet, Renderer, make_avatar
 from talkinghead.render.eyes import CLOSED_AT, OPEN_AT, rendered_opening
-from talkinghead.render.renderer import refine_gate
+from talkinghead.render.renderer import hold_mouth_colour, refine_gate
 
 SIZE = 256
 
@@ -119,3 +119,39 @@ def test_refinement_leaves_the_warp_alone_outside_the_gate(avatar):
     assert outside.mean() > 0.5
     np.testing.assert_array_equal(refined[outside], warped.crop[outside])
     assert np.abs(refined[~outside].astype(int) - warped.crop[~outside]).max() > 10
+
+
+def test_refinement_keeps_the_mouth_fills_average_colour(avatar):
+    """hold_mouth_colour: the net reshapes an opened mouth but its fill-weighted mean residual is 0;
+    where there is no fill the residual is the net's own."""
+    tint = torch.tensor([0.3, -0.2, 0.1]).reshape(1, 3, 1, 1)
+    residual = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 0.1 + tint
+    mouth = torch.zeros(2, 1, 32, 32)
+    mouth[0, :, 10:20, 8:24] = 1.0
+    mouth[0, :, 9, 8:24] = 0.5  # a feathered edge
+    held = hold_mouth_colour(residual, mouth)
+    inside, outside = mouth[0, 0] == 1, mouth[0, 0] == 0
+    expected = residual[0][:, inside] - (mouth[0] * residual[0]).sum((1, 2))[:, None] / mouth[0].sum()
+    torch.testing.assert_close(held[0][:, inside], expected)
+    assert float(held[0][:, inside].mean(1).abs().max()) < 0.02  # the tint is gone inside
+    torch.testing.assert_close(held[0][:, outside], residual[0][:, outside])
+    torch.testing.assert_close(held[1], residual[1])  # no fill drawn: nothing held
+    # in the renderer: an opened mouth keeps the fill's mean colour under a net that shifts colours
+    net = RefineNet(size=SIZE, widths=(4, 8, 8, 8))
+    torch.nn.init.zeros_(net.head.weight)
+    net.head.bias.data[:] = torch.tensor([0.2, 0.1, -0.1])  # a net that tints everything
+    renderer = Renderer(net, SIZE)
+    closed = avatar.crop_mesh.copy()
+    for up, lo in topo.INNER_LIP_PAIRS:  # a portrait whose lips meet
+        closed[up, 1] = closed[lo, 1] = (closed[up, 1] + closed[lo, 1]) / 2
+    avatar = make_avatar(avatar.crop, np.pad(closed, ((0, 0), (0, 1))), SIZE, matrix=np.eye(2, 3), paste=False)
+    target = closed.copy()
+    for _, lo in topo.INNER_LIP_PAIRS:  # the mouth opens
+        target[lo, 1] += 12
+    warped = renderer.warp(avatar, target)
+    assert warped.mouth.max() > 0.9
+    fill = warped.mouth > 0.99
+    refined = renderer.refine_crop(avatar, warped).astype(np.float32)
+    assert np.abs(refined[fill].mean(0) - warped.crop[fill].mean(0)).max() < 1.0  # 0..255 units
+    eyes = refine_gate(warped.target, SIZE, SIZE) > 0.99
+    assert (refined[eyes & ~fill].mean(0) - warped.crop[eyes & ~fill].mean(0))[0] > 20  # tinted there

@@ -23,6 +23,7 @@ from .regions import fill_mouth
 
 CROP_SIZES = (256, 512)
 FLOW_SCALE = 4.0  # flow channels given to the net: displacement / crop side × this
+MOUTH = 8  # net-input channel of the mouth-fill alpha (net_input)
 GATE_SPREAD = 0.08  # blur of the refinement gate around mouth and eyes, inter-ocular distances
 
 
@@ -110,7 +111,7 @@ class Renderer:
             return warped.crop
         x = net_input(warped, avatar.crop, self.refine.size)  # 1×10×N×N
         with torch.inference_mode():
-            residual = self.refine(x)[0].permute(1, 2, 0).numpy()  # N×N×3, 0..1 units
+            residual = hold_mouth_colour(self.refine(x), x[:, MOUTH:MOUTH + 1])[0].permute(1, 2, 0).numpy()  # N×N×3
         residual *= refine_gate(warped.target, avatar.size, self.refine.size)[..., None]
         if residual.shape[0] != avatar.size:
             residual = cv2.resize(residual, (avatar.size, avatar.size), interpolation=cv2.INTER_LINEAR)
@@ -135,6 +136,17 @@ def net_input(warped: Warped, source: np.ndarray, size: int) -> torch.Tensor:
     if s != size:
         planes = cv2.resize(planes, (size, size), interpolation=cv2.INTER_AREA)
     return torch.from_numpy(np.ascontiguousarray(planes.transpose(2, 0, 1)))[None]
+
+
+def hold_mouth_colour(residual: torch.Tensor, mouth: torch.Tensor) -> torch.Tensor:
+    """The net's residual less its fill-weighted mean, in proportion to the fill (B×3×N×N; mouth:
+    the B×1×N×N fill alpha; a constant tint vanishes where the fill is opaque). The net may shape the inside of an opened mouth (teeth, shading) but not
+    change its average colour: that comes from the portrait's lips (regions.fill_mouth), which a
+    net trained on the one shippable speaker cannot know; left free it paints every open mouth
+    his teeth's olive."""
+    area = mouth.sum((2, 3), keepdim=True)  # B×1×1×1
+    mean = (mouth * residual).sum((2, 3), keepdim=True) / area.clamp(min=1.0)  # B×3×1×1
+    return residual - mouth * mean
 
 
 def refine_gate(target: np.ndarray, crop_size: int, size: int) -> np.ndarray:

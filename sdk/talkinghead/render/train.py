@@ -33,7 +33,7 @@ from .dataset import build_frames
 from .landmark_net import FaceMeshNet
 from .metrics import gradient_l1, ssim
 from .refine_net import RefineNet
-from .renderer import Renderer, net_input, refine_gate
+from .renderer import MOUTH, Renderer, hold_mouth_colour, net_input, refine_gate
 
 CHECKPOINT = "checkpoint.pt"
 FLOW_X = 6  # net-input channel of the x displacement (renderer.net_input)
@@ -141,7 +141,10 @@ def refine_loss(net: RefineNet | None, batch: Batch, mesh_net: FaceMeshNet | Non
     perceptual_weight × perceptual_distance (both need a FaceMeshNet). net=None gives the loss
     of the warp alone (the baseline the net has to beat)."""
     x, y, w = batch.x, batch.y, batch.weight
-    out = x[:, :3] if net is None else (x[:, :3] + net(x) * batch.gate).clamp(0, 1)
+    if net is None:
+        out = x[:, :3]
+    else:
+        out = (x[:, :3] + hold_mouth_colour(net(x), x[:, MOUTH:MOUTH + 1]) * batch.gate).clamp(0, 1)
     error = (out - y).abs()  # B×3×N×N
     gated = (error * batch.gate).sum() / (3 * batch.gate.sum()).clamp(min=1.0)
     loss = (error * w).mean() + 0.5 * (1 - ssim(out, y).mean()) + 0.5 * gradient_l1(out, y, w) + gated
