@@ -111,7 +111,8 @@ class Renderer:
             return warped.crop
         x = net_input(warped, avatar.crop, self.refine.size)  # 1×10×N×N
         with torch.inference_mode():
-            residual = hold_mouth_colour(self.refine(x), x[:, MOUTH:MOUTH + 1])[0].permute(1, 2, 0).numpy()  # N×N×3
+            residual = hold_mouth_colour(self.refine(x), x[:, MOUTH:MOUTH + 1])  # 1×3×N×N, 0..1 units
+        residual = residual[0].permute(1, 2, 0).numpy()  # N×N×3
         residual *= refine_gate(warped.target, avatar.size, self.refine.size)[..., None]
         if residual.shape[0] != avatar.size:
             residual = cv2.resize(residual, (avatar.size, avatar.size), interpolation=cv2.INTER_LINEAR)
@@ -139,11 +140,12 @@ def net_input(warped: Warped, source: np.ndarray, size: int) -> torch.Tensor:
 
 
 def hold_mouth_colour(residual: torch.Tensor, mouth: torch.Tensor) -> torch.Tensor:
-    """The net's residual less its fill-weighted mean, in proportion to the fill (B×3×N×N; mouth:
-    the B×1×N×N fill alpha; a constant tint vanishes where the fill is opaque). The net may shape the inside of an opened mouth (teeth, shading) but not
-    change its average colour: that comes from the portrait's lips (regions.fill_mouth), which a
-    net trained on the one shippable speaker cannot know; left free it paints every open mouth
-    his teeth's olive."""
+    """The net's residual less its fill-weighted mean, in proportion to the fill: a constant tint
+    vanishes where the fill is opaque. residual: B×3×N×N; mouth: B×1×N×N fill alpha.
+
+    The net may shape the inside of an opened mouth (teeth, shading) but not change its average
+    colour: that comes from the portrait's lips (regions.fill_mouth), which a net trained on the
+    one shippable speaker cannot know; left free, it paints every open mouth his teeth's olive."""
     area = mouth.sum((2, 3), keepdim=True)  # B×1×1×1
     mean = (mouth * residual).sum((2, 3), keepdim=True) / area.clamp(min=1.0)  # B×3×1×1
     return residual - mouth * mean
