@@ -23,7 +23,7 @@ from .regions import fill_mouth
 
 CROP_SIZES = (256, 512)
 FLOW_SCALE = 4.0  # flow channels given to the net: displacement / crop side × this
-MOUTH = 8  # net-input channel of the mouth-fill alpha (net_input)
+FLOW_X, MOUTH = 6, 8  # net-input channels of the x displacement and the mouth-fill alpha (net_input)
 GATE_SPREAD = 0.08  # blur of the refinement gate around mouth and eyes, inter-ocular distances
 
 

@@ -33,10 +33,9 @@ from .dataset import build_frames
 from .landmark_net import FaceMeshNet
 from .metrics import gradient_l1, ssim
 from .refine_net import RefineNet
-from .renderer import MOUTH, Renderer, hold_mouth_colour, net_input, refine_gate
+from .renderer import FLOW_X, MOUTH, Renderer, hold_mouth_colour, net_input, refine_gate
 
 CHECKPOINT = "checkpoint.pt"
-FLOW_X = 6  # net-input channel of the x displacement (renderer.net_input)
 # Per % inter-ocular; off by default: at 0.03-0.1 the net learns to darken lips and lash lines
 # for the mesh network (magenta on unseen faces) and still does not beat the warp's landmarks.
 LANDMARK_WEIGHT = 0.0
