@@ -4,12 +4,14 @@ A sample: two frames i, j of one clip; the renderer warps frame i to frame j's m
 mouth fill: no gradient), the net refines it, and the loss compares with the real frame j:
 L1 + 0.5·(1 − SSIM) + 0.5·gradient L1, weighted ×3 on the mouth and ×2 on the eyes; the L1
 inside the refinement gate (the mouth and eyes the net may change, averaged over that region
-alone, so a wrong colour there costs what it looks like); and a landmark term: the mean distance
-(% inter-ocular) between the landmarks MediaPipe's mesh network finds on the refined crop and on
-the real frame (landmark_net.py), meant to stop the net buying pixel error with a face that reads
-differently (a grey, closed-looking mouth). The mesh network sees luminance only: given colour,
-it is best satisfied by a saturated blue or teal cavity. The term is off by default (see
-LANDMARK_WEIGHT).
+alone, so a wrong colour there costs what it looks like); and two terms through MediaPipe's mesh
+network (landmark_net.py), meant to stop the net buying pixel error with a face that reads
+differently (a grey, closed-looking mouth): the landmark distance (% inter-ocular) between the
+refined crop and the real frame, and a perceptual distance between the network's features of
+the two. Both see grey images (_grey), so they can shape the face but not colour it.
+Each pair is colour-jittered per clip and mirrored half the time (the shippable clips show one
+speaker), and the net's residual keeps the mouth fill's average colour (hold_mouth_colour), as
+at inference.
 Checkpoints (model, optimiser, step, loss history) are written every `save_every` steps and
 training resumes from the last one; the component (fp16) and a loss-curve PNG are written with
 every checkpoint.
