@@ -49,7 +49,7 @@ def register(commands, train, evaluate) -> None:
     p.add_argument("--size", type=int, choices=(256, 512), default=256, help="training crop size")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--landmark-weight", type=float, default=LANDMARK_WEIGHT,
-                   help=f"weight of the landmark loss per %% inter-ocular (default {LANDMARK_WEIGHT}: off)")
+                   help=f"weight of the landmark loss per %% inter-ocular (default {LANDMARK_WEIGHT}; 0: off)")
     p.add_argument("--perceptual-weight", type=float, default=PERCEPTUAL_WEIGHT,
                    help="weight of the perceptual loss on the face-mesh network's features "
                         f"(default {PERCEPTUAL_WEIGHT})")
