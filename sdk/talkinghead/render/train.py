@@ -38,8 +38,9 @@ from .refine_net import RefineNet
 from .renderer import FLOW_X, MOUTH, Renderer, hold_mouth_colour, net_input, refine_gate
 
 CHECKPOINT = "checkpoint.pt"
-# The shipped recipe (val, 900 steps): landmarks per % inter-ocular 0.15 ties the warp's landmark
-# error and keeps the pixel gains; 0.4 beats it on landmarks but loses PSNR to the warp.
+# The shipped recipe (build_default_bundle.sh uses these defaults). On val after 900 steps,
+# landmark 0.15 per % inter-ocular ties the warp's landmark error and keeps the pixel gains;
+# 0.4 beats it on landmarks but loses PSNR to the warp.
 LANDMARK_WEIGHT = 0.15
 PERCEPTUAL_WEIGHT = 0.25
 _IDENTITY = np.array([[1.0, 0, 0], [0, 1.0, 0]])
@@ -168,7 +169,7 @@ def train_render(data: str | Path, out: str | Path, steps: int = 1500, size: int
     """Train (or resume) into `out`: component files, checkpoint.pt, loss.png. Returns a summary.
 
     frames_dir: where the training frames are cached (default out/train_frames_<size>).
-    landmark_weight: weight of the landmark term (0 trains on pixels alone).
+    landmark_weight, perceptual_weight: weights of the mesh-network terms (0 turns one off).
     all_licences: train on every train row, not only those whose licence lets the weights ship.
     """
     if threads:
