@@ -8,7 +8,7 @@ import torch
 
 from talkinghead.face.models import model_path
 from talkinghead.face.runtime import CompiledModel
-from talkinghead.render.landmark_net import INPUT, FaceMeshNet
+from talkinghead.training.landmark_net import INPUT, FaceMeshNet
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_gradients_reach_the_pixels_and_not_the_weights(net, example_image, exam
 
 
 def test_stage_features_and_perceptual_distance(net, example_image, example_face):
-    from talkinghead.render.train import perceptual_distance
+    from talkinghead.training.render import perceptual_distance
 
     face = torch.from_numpy(_face_crop(example_image, example_face.mesh, 256)).permute(2, 0, 1)[None]
     features = net.features(face)
@@ -78,7 +78,7 @@ def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 def test_perceptual_gradient_only_lightens_or_darkens(net, example_image, example_face):
     """The mesh-network terms see grey images: their gradient is the same on R, G and B, so
     they cannot choose the net's colours (the teal-mouth and magenta-lip failures)."""
-    from talkinghead.render.train import perceptual_distance
+    from talkinghead.training.render import perceptual_distance
 
     face = torch.from_numpy(_face_crop(example_image, example_face.mesh, 256)).permute(2, 0, 1)[None]
     out = _blur(face, 2).requires_grad_(True)

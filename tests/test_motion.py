@@ -15,7 +15,7 @@ from talkinghead.face import topology as topo
 from talkinghead.motion import MotionBasis, Neutral, canonicalize, compose, estimate_neutral, fit, fit_basis
 from talkinghead.motion import codes as mcodes
 from talkinghead.motion import regions
-from talkinghead.motion.evaluate import reconstruction_error
+from talkinghead.evaluation.codes import reconstruction_error
 from talkinghead.motion.geometry import euler_to_matrix, fit_similarity, matrix_to_euler
 from talkinghead.media.video import read_video
 

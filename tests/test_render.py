@@ -16,7 +16,7 @@ from talkinghead.render.flow import TpsFlow
 from talkinghead.render.paste import PastePlan
 from talkinghead.render.regions import fill_mouth
 from talkinghead.render.renderer import net_input
-from talkinghead.render.train import mirror, train_render
+from talkinghead.training.render import mirror, train_render
 
 SIZE = 256
 
@@ -233,13 +233,15 @@ def test_train_three_steps_and_resume(tmp_path, crop_mesh):
     net = RefineNet.load(out)
     assert net.info["steps"] == 3 and net.info["licences"] == ["CC0"]
     summary = train_render(None, out, steps=4, frames_dir=frames, widths=(4, 8, 8, 8))  # resumes at 3
-    assert summary["steps"] == 4 and json.loads((out / "train_state.json").read_text())["step"] == 4
+    assert summary["steps"] == 4 and RefineNet.load(out).info["steps"] == 4
+    history = json.loads((out / "log.json").read_text())
+    assert [s for s, _ in history["train"]] == [1, 2, 3, 4] == [s for s, _ in history["warp_only"]]
 
 
 def test_eval_writes_a_report(tmp_path, example_image, analyzer):
     """A one-clip val 'cache' made from shifted copies of the example portrait."""
     from talkinghead.media import VideoWriter
-    from talkinghead.render.evaluate import evaluate_render
+    from talkinghead.evaluation.render import evaluate_render
 
     frames, meshes = [], []
     for t in range(10):

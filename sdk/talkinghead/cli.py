@@ -5,7 +5,6 @@ import argparse
 import json
 import sys
 import warnings
-from pathlib import Path
 
 from . import __version__
 from .errors import TalkingHeadError
@@ -70,19 +69,6 @@ def _plot_motion(args) -> None:
     print(f"wrote {args.out}")
 
 
-def _eval_codes(args) -> None:
-    from .motion import MotionBasis
-    from .motion.evaluate import evaluate_codes
-
-    basis = MotionBasis.load(args.basis or Path(args.data) / "motion")
-    report = evaluate_codes(args.data, basis, split=args.split)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    overall = report["overall"]
-    print(f"{report['clips']} {args.split} clips, {report['frames']} frames; reconstruction error "
-          f"(% inter-ocular): " + ", ".join(f"{k} {v:.3f}" for k, v in overall.items()))
-
-
 def _demo(args) -> None:
     from .demo import run_demo
 
@@ -139,12 +125,6 @@ def build_parser() -> argparse.ArgumentParser:
     ev = p.add_subparsers(dest="what", required=True, metavar="WHAT")
     for register in _command_modules():
         register(sub, train, ev)
-    e = ev.add_parser("codes", help="fit → compose reconstruction error of the motion codes")
-    e.add_argument("--data", required=True, help="cache written by prepare-data")
-    e.add_argument("--basis", help="motion component (default: <data>/motion)")
-    e.add_argument("--split", default="val")
-    e.add_argument("--out", required=True, help="report .json to write")
-    e.set_defaults(run=_eval_codes)
 
     p = sub.add_parser("demo", help="analyse a portrait and show motion codes composed onto it")
     p.add_argument("--image", help="portrait (default: the bundled example)")
@@ -157,10 +137,9 @@ def _command_modules():
     """`register(commands, train, eval)` functions of the parts that add commands."""
     from .evaluation import commands as evaluation
     from .generator import commands as generator
-    from .render import commands as render
     from .training import commands as training
 
-    return [generator.register, training.register, render.register, evaluation.register]
+    return [generator.register, training.register, evaluation.register]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,8 @@
-"""CLI: `talkinghead eval motion` (registered by cli.py)."""
+"""CLI: `talkinghead eval motion|render|codes` and `render-codes` (registered by cli.py)."""
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 
 def _motion(args) -> None:
@@ -20,6 +23,40 @@ def _motion(args) -> None:
           f"{tally['non_lip_metrics']} non-lip metrics; report in {args.out}/report.md")
 
 
+def _render(args) -> None:
+    from ..bundle import component_dir
+    from ..render.refine_net import RefineNet
+    from ..render.renderer import Renderer
+    from .render import evaluate_render
+
+    net = RefineNet.load(args.weights or component_dir("render"))
+    report = evaluate_render(args.data, Renderer(net, args.size), split=args.split, out=args.out, limit=args.limit)
+    print(f"{report['clips']} {args.split} clips, {report['pairs']} pairs, crop {report['crop_size']}:")
+    for row, metrics in report["metrics"].items():
+        print(f"  {row:10s} " + "  ".join(f"{k} {v:.3f}" if v is not None else f"{k} -" for k, v in metrics.items()))
+    print(f"wrote {args.out}/report.json and contact_sheet.png")
+
+
+def _codes(args) -> None:
+    from ..motion import MotionBasis
+    from .codes import evaluate_codes
+
+    basis = MotionBasis.load(args.basis or Path(args.data) / "motion")
+    report = evaluate_codes(args.data, basis, split=args.split)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    overall = report["overall"]
+    print(f"{report['clips']} {args.split} clips, {report['frames']} frames; reconstruction error "
+          f"(% inter-ocular): " + ", ".join(f"{k} {v:.3f}" for k, v in overall.items()))
+
+
+def _render_codes(args) -> None:
+    from .codes_video import render_codes
+
+    path = render_codes(args.image, args.codes, args.out, crop_size=args.crop_size, bundle=args.bundle)
+    print(f"wrote {path}")
+
+
 def register(commands, train, evaluate) -> None:
     p = evaluate.add_parser("motion", help="generated motion vs real clips: lip sync, blinks, pose, "
                                            "diversity, seams (diffusion prior vs AR baseline)")
@@ -37,3 +74,27 @@ def register(commands, train, evaluate) -> None:
     p.add_argument("--ar-temperature", type=float, default=1.0, help="AR baseline's noise scale (default 1.0)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.set_defaults(run=_motion)
+
+    p = evaluate.add_parser("render", help="self-reenactment quality: unchanged vs warp vs warp + refine")
+    p.add_argument("--data", required=True, help="cache written by prepare-data")
+    p.add_argument("--split", default="val")
+    p.add_argument("--out", required=True, help="folder for report.json and contact_sheet.png")
+    p.add_argument("--weights", help="render component folder (default: the embedded bundle)")
+    p.add_argument("--size", type=int, choices=(256, 512), default=512, help="crop size")
+    p.add_argument("--limit", type=int, help="only the first N clips")
+    p.set_defaults(run=_render)
+
+    p = evaluate.add_parser("codes", help="fit → compose reconstruction error of the motion codes")
+    p.add_argument("--data", required=True, help="cache written by prepare-data")
+    p.add_argument("--basis", help="motion component (default: <data>/motion)")
+    p.add_argument("--split", default="val")
+    p.add_argument("--out", required=True, help="report .json to write")
+    p.set_defaults(run=_codes)
+
+    p = commands.add_parser("render-codes", help="drive a portrait with a prepared clip's motion codes -> mp4")
+    p.add_argument("image", help="portrait photo")
+    p.add_argument("codes", help="prepared clip <cache>/clips/<id>.npz")
+    p.add_argument("--out", required=True, help="mp4 to write")
+    p.add_argument("--crop-size", type=int, choices=(256, 512), default=512)
+    p.add_argument("--bundle", help="bundle folder (default: the embedded bundle)")
+    p.set_defaults(run=_render_codes)

@@ -10,7 +10,6 @@ are in metrics.py and, in words, in the report itself (report.py).
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 
 from ..audio.features import MELS_PER_FRAME, N_MELS
 from ..audio.frontend import frame_features
+from ..data.cache import prepared_clips
 from ..data.prepare import load_neutral
 from ..errors import DataError
 from ..motion import MotionBasis
@@ -45,18 +45,16 @@ class EvalClip:
 def load_eval_clips(cache: str | Path, split: str = "val", limit: int | None = None) -> list[EvalClip]:
     """Clips of `split` with audio and motion codes, in id order (the first `limit`)."""
     clips = []
-    for path in sorted(Path(cache, "clips").glob("*.npz")):
-        with np.load(path) as data:
-            meta = json.loads(str(data["meta"]))
-            if meta["split"] != split or not meta["has_audio"] or "codes" not in data:
-                continue
-            codes = data["codes"].astype(np.float64)
-            codes[~data["valid"]] = np.nan
-            align = Path(meta["video"]).with_suffix(".align")
-            features = frame_features(data["mel"], data["energy"], data["pitch"])
-            energy = features[:, LEVEL].astype(np.float64) * 20.0
-            clips.append(EvalClip(meta["id"], codes, energy, features, load_neutral(data),
-                                  M.read_align(align) if align.is_file() else None))
+    for _, data, meta in prepared_clips(cache, split):
+        if not meta["has_audio"] or "codes" not in data:
+            continue
+        codes = data["codes"].astype(np.float64)
+        codes[~data["valid"]] = np.nan
+        align = Path(meta["video"]).with_suffix(".align")
+        features = frame_features(data["mel"], data["energy"], data["pitch"])
+        energy = features[:, LEVEL].astype(np.float64) * 20.0
+        clips.append(EvalClip(meta["id"], codes, energy, features, load_neutral(data),
+                              M.read_align(align) if align.is_file() else None))
         if limit is not None and len(clips) >= limit:
             break
     if not clips:

@@ -1,6 +1,7 @@
-"""CLI: `talkinghead train audio|lip|prior|ar` (registered by cli.py)."""
+"""CLI: `talkinghead train audio|lip|prior|ar|render` (registered by cli.py)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 
@@ -44,6 +45,15 @@ def _ar(args) -> None:
     print(f"auto-regressive baseline written to {out / 'ar'}")
 
 
+def _render(args) -> None:
+    from .render import train_render
+
+    weights = {k: getattr(args, k) for k in ("landmark_weight", "perceptual_weight") if getattr(args, k) is not None}
+    summary = train_render(args.data, args.out, steps=args.steps, size=args.size, threads=args.threads,
+                           save_every=args.save_every, all_licences=args.all_licences, **weights)
+    print(json.dumps(summary, indent=2))
+
+
 def register(commands, train, evaluate) -> None:
     p = train.add_parser("audio", help="audio encoder + lip model, trained together on lip codes")
     _common(p, 4000)
@@ -64,3 +74,22 @@ def register(commands, train, evaluate) -> None:
         p.add_argument("--shippable-only", action="store_true",
                        help="only train rows whose licence lets weights ship (GRID: barely any head motion)")
         p.set_defaults(run=run)
+
+    # the mesh-network weights' defaults are the shipped recipe in training/render.py; importing
+    # it here would pull torch into `talkinghead --help`
+    p = train.add_parser("render", help="train the renderer's refinement net by self-reenactment")
+    p.add_argument("--data", required=True, help="cache written by prepare-data")
+    p.add_argument("--out", required=True, help="folder for the component, checkpoints and loss.png (resumable)")
+    p.add_argument("--steps", type=int, default=1500, help="total optimiser steps (default 1500)")
+    p.add_argument("--size", type=int, choices=(256, 512), default=256, help="training crop size")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--landmark-weight", type=float,
+                   help="weight of the landmark loss per %% inter-ocular (default: the shipped recipe; 0: off)")
+    p.add_argument("--perceptual-weight", type=float,
+                   help="weight of the perceptual loss on the face-mesh network's features "
+                        "(default: the shipped recipe; 0: off)")
+    p.add_argument("--save-every", type=int, default=50, help="checkpoint interval in steps")
+    p.add_argument("--all-licences", action="store_true",
+                   help="also train on rows whose licence does not let the weights ship (and clips "
+                        "without a manifest: your own)")
+    p.set_defaults(run=_render)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +17,16 @@ CHECKPOINT = "checkpoint.pt"
 
 
 class Run:
-    """A training run's folder: checkpoint (model + optimiser + step + history), log, curve."""
+    """A training run's folder: checkpoint (modules + optimiser + step + history + seconds
+    trained), log, curve."""
 
     def __init__(self, out: str | Path):
         self.out = Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
         self.history: dict[str, list[tuple[int, float]]] = {}
         self.step = 0
+        self.seconds = 0.0  # training time over every session of this run
+        self._started = time.time()
 
     def resume(self, modules: dict[str, torch.nn.Module], optimizer: torch.optim.Optimizer) -> int:
         """Load the last checkpoint if there is one; returns the step to continue from."""
@@ -34,27 +38,33 @@ class Run:
             optimizer.load_state_dict(state["optimizer"])
             self.step = int(state["step"])
             self.history = {k: [tuple(p) for p in v] for k, v in json.loads(state["history"]).items()}
+            self.seconds = float(state.get("seconds", 0.0))
         return self.step
 
     def save(self, modules: dict[str, torch.nn.Module], optimizer: torch.optim.Optimizer) -> None:
+        now = time.time()
+        self.seconds, self._started = self.seconds + now - self._started, now
         state = {"modules": {k: m.state_dict() for k, m in modules.items()},
-                 "optimizer": optimizer.state_dict(), "step": self.step, "history": json.dumps(self.history)}
+                 "optimizer": optimizer.state_dict(), "step": self.step, "history": json.dumps(self.history),
+                 "seconds": self.seconds}
         atomic_write(self.out / CHECKPOINT, lambda p: torch.save(state, p))
         self.write_curve()
 
-    def loop(self, steps: int, optimizer: torch.optim.Optimizer, peak_lr: float, desc: str, progress: bool):
-        """Yield once per remaining step, with the learning rate set and a progress bar."""
+    def loop(self, steps: int, optimizer: torch.optim.Optimizer, peak_lr: float, desc: str, progress: bool,
+             warmup: int = 200, floor: float = 0.0):
+        """Yield once per remaining step, with the learning rate set (cosine_lr) and a progress bar."""
+        self._started = time.time()
         with tqdm(total=steps, initial=self.step, desc=desc, disable=not progress) as self._bar:
             while self.step < steps:
                 for group in optimizer.param_groups:
-                    group["lr"] = cosine_lr(self.step, steps, peak_lr)
+                    group["lr"] = cosine_lr(self.step, steps, peak_lr, warmup, floor)
                 yield self.step
 
-    def optimise(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, params) -> None:
-        """Backward, clip gradients to norm 1, step; count and log the step."""
+    def optimise(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, params, max_norm: float = 1.0) -> None:
+        """Backward, clip gradients to `max_norm`, step; count and log the step."""
         optimizer.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        torch.nn.utils.clip_grad_norm_(params, max_norm)
         optimizer.step()
         self.step += 1
         self.log(train=loss.item())
@@ -83,8 +93,10 @@ class Run:
         (self.out / "log.json").write_text(json.dumps(self.history) + "\n", encoding="utf-8")
 
 
-def cosine_lr(step: int, total: int, peak: float, warmup: int = 200) -> float:
-    """Linear warm-up, then cosine decay to 0; a Python float (checkpoints load weights-only)."""
+def cosine_lr(step: int, total: int, peak: float, warmup: int = 200, floor: float = 0.0) -> float:
+    """Linear warm-up, then cosine decay to floor × peak; a Python float (checkpoints load
+    weights-only)."""
     if step < warmup:
         return peak * (step + 1) / warmup
-    return float(peak * 0.5 * (1 + np.cos(np.pi * min(1.0, (step - warmup) / max(total - warmup, 1)))))
+    progress = min(1.0, (step - warmup) / max(total - warmup, 1))
+    return float(peak * (floor + (1 - floor) * 0.5 * (1 + np.cos(np.pi * progress))))

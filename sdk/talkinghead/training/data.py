@@ -6,7 +6,6 @@ uniformly keeps pose and blink statistics from being those of one person.
 """
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ import numpy as np
 import torch
 
 from ..audio.frontend import frame_features
-from ..data.manifest import is_shippable
+from ..data.cache import prepared_clips
 from ..errors import DataError
 
 
@@ -34,17 +33,13 @@ class ClipArrays:
 def load_clips(cache: str | Path, split: str = "train", shippable_only: bool = False,
                need_audio: bool = False) -> list[ClipArrays]:
     clips = []
-    for path in sorted(Path(cache, "clips").glob("*.npz")):
-        with np.load(path) as data:
-            meta = json.loads(str(data["meta"]))
-            if meta["split"] != split or (shippable_only and not is_shippable(meta["licence"])):
-                continue
-            if (need_audio and not meta["has_audio"]) or "codes" not in data:
-                continue
-            clips.append(ClipArrays(meta["id"], meta["identity"], meta["licence"], meta["source"],
-                                    bool(meta["has_audio"]),
-                                    data["codes"].astype(np.float32), data["valid"].copy(),
-                                    frame_features(data["mel"], data["energy"], data["pitch"])))
+    for _, data, meta in prepared_clips(cache, split, shippable_only):
+        if (need_audio and not meta["has_audio"]) or "codes" not in data:
+            continue
+        clips.append(ClipArrays(meta["id"], meta["identity"], meta["licence"], meta["source"],
+                                bool(meta["has_audio"]),
+                                data["codes"].astype(np.float32), data["valid"].copy(),
+                                frame_features(data["mel"], data["energy"], data["pitch"])))
     if not clips:
         raise DataError(f"no {split} clips with motion codes in {cache}"
                         + (" and a shippable licence" if shippable_only else "")

@@ -14,27 +14,22 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..data.manifest import is_shippable
+from ..data.cache import prepared_clips
 from ..errors import DataError
 from ..face import topology as topo
-from .avatar import crop_matrix
-from .regions import mouth_opening
+from ..render.avatar import crop_matrix
+from ..render.regions import mouth_opening
 
 FRAMES_PER_CLIP = 10
 
 
-def train_clips(data: str | Path, split: str = "train", shippable_only: bool = True) -> list[Path]:
-    """Prepared clips (`<data>/clips/*.npz`) of one split, shippable licences only by default."""
-    clips = []
-    for path in sorted(Path(data, "clips").glob("*.npz")):
-        with np.load(path) as z:
-            meta = json.loads(str(z["meta"]))
-        if meta["split"] == split and (is_shippable(meta["licence"]) or not shippable_only):
-            clips.append(path)
+def train_clips(data: str | Path, shippable_only: bool = True) -> list[Path]:
+    """Prepared train clips (`<data>/clips/*.npz`), shippable licences only by default."""
+    clips = [path for path, _, _ in prepared_clips(data, "train", shippable_only)]
     if not clips:
         hint = (" (clips without a MANIFEST.tsv licence count as not shippable: pass --all-licences to "
                 "train on them)" if shippable_only else "")
-        raise DataError(f"no {split} clips{' with a shippable licence' if shippable_only else ''} in "
+        raise DataError(f"no train clips{' with a shippable licence' if shippable_only else ''} in "
                         f"{data}/clips: run `talkinghead prepare-data` first{hint}.")
     return clips
 

@@ -41,7 +41,7 @@ def render_codes(image, codes_path, out, crop_size: int = 512, bundle=None) -> P
     from ..bundle import component_dir
     from ..media import VideoWriter, load_audio
     from ..motion import MotionBasis, compose
-    from .renderer import Renderer
+    from ..render.renderer import Renderer
 
     codes, meta = load_codes(codes_path)
     basis = MotionBasis.load(component_dir("motion", bundle))

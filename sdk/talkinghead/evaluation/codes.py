@@ -5,15 +5,15 @@ lip (mouth + jaw), expression (upper face), eyes (eyelids + irises) and all poin
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
+from ..data.cache import prepared_clips
 from ..errors import DataError
 from ..face import topology as topo
-from .basis import MotionBasis
-from .codes import compose, fit
+from ..motion.basis import MotionBasis
+from ..motion.codes import compose, fit
 
 
 def reconstruction_error(meshes: np.ndarray, basis: MotionBasis) -> dict[str, float]:
@@ -34,10 +34,8 @@ def reconstruction_error(meshes: np.ndarray, basis: MotionBasis) -> dict[str, fl
 def evaluate_codes(cache: str | Path, basis: MotionBasis, split: str = "val") -> dict:
     """Reconstruction error over every prepared clip of `split`, per clip and frame-weighted."""
     per_clip, frames = {}, {}
-    for path in sorted(Path(cache, "clips").glob("*.npz")):
-        data = np.load(path)
-        meta = json.loads(str(data["meta"]))
-        if meta["split"] != split or data["valid"].sum() < 2:
+    for _, data, meta in prepared_clips(cache, split):
+        if data["valid"].sum() < 2:
             continue
         meshes = data["mesh"][data["valid"]].astype(np.float64)
         per_clip[meta["id"]] = reconstruction_error(meshes, basis)

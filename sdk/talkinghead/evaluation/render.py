@@ -16,13 +16,13 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..errors import TalkingHeadError
+from ..data.cache import prepared_clips
+from ..errors import DataError, TalkingHeadError
 from ..face import topology as topo
-from .avatar import make_avatar
-from .dataset import train_clips
-from .metrics import psnr, ssim_np
-from .regions import mouth_opening
-from .renderer import Renderer
+from ..render.avatar import make_avatar
+from ..render.regions import mouth_opening
+from ..render.renderer import Renderer
+from .image_metrics import psnr, ssim_np
 
 ROWS = ("unchanged", "warp", "refined")
 # landmark error is reported for the whole mesh and for the regions the renderer edits
@@ -59,7 +59,9 @@ def evaluate_render(data: str | Path, renderer: Renderer, split: str = "val", ou
 
     analyzer = analyzer or FaceAnalyzer()
     warp_only = Renderer(None, renderer.crop_size)
-    clips = train_clips(data, split=split, shippable_only=False)[:limit]
+    clips = [path for path, _, _ in prepared_clips(data, split)][:limit]
+    if not clips:
+        raise DataError(f"no prepared {split} clips in {data}/clips: run `talkinghead prepare-data` first.")
     scores = {row: {"psnr": [], "ssim": [], "mouth_psnr": [], "landmarks": [], "landmarks_mouth": [],
                     "landmarks_eyes": []} for row in ROWS}
     failures, sheet, per_clip = 0, [], []

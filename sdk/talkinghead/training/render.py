@@ -12,32 +12,27 @@ the two. Both see grey images (_grey), so they can shape the face but not colour
 Each pair is colour-jittered per clip and mirrored half the time (the shippable clips show one
 speaker), and the net's residual keeps the mouth fill's average colour (hold_mouth_colour), as
 at inference.
-Checkpoints (model, optimiser, step, loss history) are written every `save_every` steps and
-training resumes from the last one; the component (fp16) and a loss-curve PNG are written with
-every checkpoint.
+Training runs on training.common.Run: checkpoints (model, optimiser, step, loss history) every
+`save_every` steps, resumed from the last one; the component (fp16) and loss.png (the net's loss
+beside the warp alone's on the same batches) are written with every checkpoint.
 """
 from __future__ import annotations
 
-import json
-import math
-import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ..face import topology as topo
-from .avatar import make_avatar
-from .dataset import build_frames
+from ..evaluation.image_metrics import gradient_l1, ssim
+from ..render.avatar import make_avatar
+from ..render.refine_net import RefineNet
+from ..render.renderer import FLOW_X, MOUTH, Renderer, hold_mouth_colour, net_input, refine_gate
+from .common import Run
 from .landmark_net import FaceMeshNet
-from .metrics import gradient_l1, ssim
-from .refine_net import RefineNet
-from .renderer import FLOW_X, MOUTH, Renderer, hold_mouth_colour, net_input, refine_gate
+from .render_frames import build_frames
 
-CHECKPOINT = "checkpoint.pt"
 # The shipped recipe (build_default_bundle.sh uses these defaults). On val after 900 steps,
 # landmark 0.15 per % inter-ocular ties the warp's landmark error and keeps the pixel gains;
 # 0.4 beats it on landmarks but loses PSNR to the warp.
@@ -165,7 +160,8 @@ def train_render(data: str | Path, out: str | Path, steps: int = 1500, size: int
                  landmark_weight: float = LANDMARK_WEIGHT, perceptual_weight: float = PERCEPTUAL_WEIGHT,
                  save_every: int = 50, seed: int = 0,
                  threads: int | None = 1, frames_dir: str | Path | None = None,
-                 widths: tuple[int, ...] = (16, 32, 64, 96), all_licences: bool = False) -> dict:
+                 widths: tuple[int, ...] = (16, 32, 64, 96), all_licences: bool = False,
+                 progress: bool = True) -> dict:
     """Train (or resume) into `out`: component files, checkpoint.pt, loss.png. Returns a summary.
 
     frames_dir: where the training frames are cached (default out/train_frames_<size>).
@@ -182,80 +178,36 @@ def train_render(data: str | Path, out: str | Path, steps: int = 1500, size: int
     meshes = np.load(frames_dir / "meshes.npy")  # C×K×478×2
 
     net = RefineNet(size=size, widths=widths)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    step, history, baseline, seconds = 0, [], [], 0.0
-    ckpt = out / CHECKPOINT
-    if ckpt.is_file():
-        state = torch.load(ckpt, weights_only=True)
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        step, history, seconds = state["step"], list(state["history"]), state["seconds"]
-        baseline = list(state.get("baseline", [float("nan")] * step))
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    run = Run(out)
+    run.resume({"refine": net}, optimizer)
     renderer = Renderer(None, size)
     mesh_net = FaceMeshNet() if landmark_weight > 0 or perceptual_weight > 0 else None
     weights = dict(landmark_weight=landmark_weight, perceptual_weight=perceptual_weight)
-    rng = np.random.default_rng(seed + step)  # resumed runs draw fresh pairs
+    rng = np.random.default_rng(seed + run.step)  # resumed runs draw fresh pairs
     net.train()
-    bar = tqdm(total=steps, initial=step, desc="train render", unit="step")
-    started = time.time() - seconds
-    while step < steps:
+    # no warm-up, cosine decay to 10 %: the net starts as the identity (zero head)
+    for _ in run.loop(steps, optimizer, lr, "train render", progress, warmup=0, floor=0.1):
         batch = make_batch(frames, meshes, rng, batch_sources, batch_targets, renderer, size)
-        for group in opt.param_groups:  # cosine decay to 10 %
-            group["lr"] = lr * (0.1 + 0.45 * (1 + math.cos(math.pi * step / steps)))
         loss = refine_loss(net, batch, mesh_net, **weights)
         with torch.no_grad():
-            baseline.append(refine_loss(None, batch, mesh_net, **weights).item())
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 0.5)  # one bad pair must not wreck the net
-        opt.step()
-        step += 1
-        history.append(loss.item())
-        bar.update(1)
-        bar.set_postfix(loss=f"{np.mean(history[-20:]):.4f}")
-        if step % save_every == 0 or step == steps:
-            _checkpoint(out, net, opt, step, history, baseline, time.time() - started,
-                        dict(info, **weights))
-    bar.close()
-    return {"steps": step, "seconds": round(time.time() - started, 1),
-            "loss_first": float(np.mean(history[:20])) if history else None,
-            "loss_last": float(np.mean(history[-20:])) if history else None, "out": str(out)}
+            warp_only = refine_loss(None, batch, mesh_net, **weights).item()
+        run.optimise(loss, optimizer, net.parameters(), max_norm=0.5)  # one bad pair must not wreck the net
+        run.log(warp_only=warp_only)
+        if run.step % save_every == 0 or run.step == steps:
+            run.save({"refine": net}, optimizer)
+            net.save(out, info=_component_info(info, weights, run))
+    train = [v for _, v in run.history.get("train", [])]
+    return {"steps": run.step, "seconds": round(run.seconds, 1),
+            "loss_first": float(np.mean(train[:20])) if train else None,
+            "loss_last": float(np.mean(train[-20:])) if train else None, "out": str(out)}
 
 
-def _checkpoint(out: Path, net: RefineNet, opt, step: int, history: list, baseline: list, seconds: float,
-                info: dict) -> None:
-    from ..media.image import save_image
-    from ..plotting import line_panels
-
-    state = {"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step,
-             "history": history, "baseline": baseline, "seconds": seconds}
-    tmp = out / f".{CHECKPOINT}.tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, out / CHECKPOINT)
-    net.save(out, info={"fitted_on": f"{len(info['clips'])} train clips, {info['frames_per_clip']} "
-                        "frames each (self-reenactment pairs)",
-                        "licences": info["licences"], "sources": info["sources"], "steps": step,
-                        "landmark_weight": info["landmark_weight"],
-                        "perceptual_weight": info["perceptual_weight"],
-                        "train_seconds": round(seconds, 1),
-                        "final_loss": float(np.mean(history[-20:]))})
-    h, b = np.asarray(history), np.asarray(baseline)
-    series = {"loss": h, "refined, mean of 20": _trailing_mean(h), "warp only, mean of 20": _trailing_mean(b)}
-    ratio = {"refined / warp only, mean of 20": _trailing_mean(h / b)}
-    save_image(out / "loss.png", line_panels([("render refinement loss per training step", series),
-                                              ("loss relative to the warp alone", ratio)],
-                                             np.arange(1, len(h) + 1, dtype=np.float64), unit=""))
-    (out / "train_state.json").write_text(json.dumps({"step": step, "seconds": round(seconds, 1),
-                                                      "loss": float(np.mean(history[-20:])),
-                                                      "warp_only_loss": float(np.nanmean(baseline[-20:]))}) + "\n")
-
-
-def _trailing_mean(values: np.ndarray, n: int = 20) -> np.ndarray:
-    """Mean of the last (up to) n values at each step; NaN where none is known."""
-    out = np.full(len(values), np.nan)
-    for t in range(len(values)):
-        window = values[max(0, t + 1 - n):t + 1]
-        window = window[np.isfinite(window)]
-        if len(window):
-            out[t] = window.mean()
-    return out
+def _component_info(frames: dict, weights: dict, run: Run) -> dict:
+    """The render component's `info`: its training data (copied into bundle.json) and recipe."""
+    last = lambda name: float(np.mean([v for _, v in run.history[name][-20:]]))
+    return {"fitted_on": f"{len(frames['clips'])} train clips, {frames['frames_per_clip']} "
+                         "frames each (self-reenactment pairs)",
+            "licences": frames["licences"], "sources": frames["sources"], "steps": run.step,
+            **weights, "train_seconds": round(run.seconds, 1),
+            "final_loss": last("train"), "final_warp_only_loss": last("warp_only")}
