@@ -50,13 +50,13 @@ def main() -> None:
     analyzer = FaceAnalyzer()
     avatar = renderer.prepare(args.image, analyzer=analyzer, basis=basis)
     codes = np.zeros((len(LEVELS), basis.layout.dim))
-    codes[:, 6:8] = np.array(LEVELS)[:, None]
+    codes[:, basis.layout.blinks] = np.array(LEVELS)[:, None]
     measured, tiles = [], []
     for mesh in compose(avatar.neutral, codes, basis):
         crop = renderer.render_crop(avatar, mesh)
         frame = avatar.paste(avatar.image, crop, avatar.crop)
         found, _ = fit(analyzer.analyze(frame).mesh[None], basis, avatar.neutral)
-        measured.append(round(float(found[0, 6:8].mean()), 3))
+        measured.append(round(float(found[0, basis.layout.blinks].mean()), 3))
         tiles.append(eye_strip(crop, avatar.to_crop(mesh)))
     height = min(t.shape[0] for t in tiles)
     RESULTS.mkdir(exist_ok=True)

@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from talkinghead.constants import SAMPLE_RATE
+
 THREADS = 2
 RESULTS = Path(__file__).parent / "results" / "generate.json"
 
@@ -44,9 +46,9 @@ def speed(backend: str, crop: int) -> dict:
     avatar = gen.prepare(example_file("portrait.png"), crop_size=crop)
     speech = load_audio(example_file("speech.flac"))
     with tempfile.TemporaryDirectory() as tmp:
-        gen.generate(avatar, speech[:16000], sample_rate=16000, crop_size=crop)  # warm-up
+        gen.generate(avatar, speech[:SAMPLE_RATE], sample_rate=SAMPLE_RATE, crop_size=crop)  # warm-up
         start = time.perf_counter()
-        video = gen.generate(avatar, speech, sample_rate=16000, crop_size=crop, out=Path(tmp) / "talk.mp4")
+        video = gen.generate(avatar, speech, sample_rate=SAMPLE_RATE, crop_size=crop, out=Path(tmp) / "talk.mp4")
         total = time.perf_counter() - start
 
     # the same work again, stage by stage
@@ -104,11 +106,11 @@ from talkinghead import Generator
 from talkinghead.media import load_audio
 from talkinghead.paths import example_file
 speech = load_audio(example_file("speech.flac"))
-speech = np.tile(speech, int(np.ceil({seconds} * 16000 / len(speech))))[:int({seconds} * 16000)]
+speech = np.tile(speech, int(np.ceil({seconds} * {SAMPLE_RATE} / len(speech))))[:int({seconds} * {SAMPLE_RATE})]
 gen = Generator.from_pretrained()
 avatar = gen.prepare(example_file("portrait.png"), crop_size=256)
 with tempfile.TemporaryDirectory() as tmp:
-    video = gen.generate(avatar, speech, sample_rate=16000, crop_size=256, out=tmp + "/t.mp4")
+    video = gen.generate(avatar, speech, sample_rate={SAMPLE_RATE}, crop_size=256, out=tmp + "/t.mp4")
 print(video.num_frames, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
     start = time.perf_counter()

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from talkinghead.bundle import component_dir
+from talkinghead.constants import FPS
 from talkinghead.demo import example_portrait
 from talkinghead.errors import BundleError
 from talkinghead.face import FaceAnalyzer
@@ -42,13 +43,13 @@ def rss_mb() -> float:
 
 def motion(basis: MotionBasis, frames: int) -> np.ndarray:
     """T×D codes: slow head motion, a blink every 40 frames, gaze drift, lips at 4 Hz."""
-    t = np.arange(frames) / 25.0
+    t = np.arange(frames) / FPS
     codes = np.zeros((frames, basis.layout.dim))
-    std = basis.code_std
-    codes[:, :6] = np.sin(2 * np.pi * 0.3 * t[:, None] + np.arange(6)) * std[:6]
-    codes[:, 6:8] = (np.arange(frames) % 40 < 4)[:, None] * 1.0
-    codes[:, 8:10] = np.sin(2 * np.pi * 0.2 * t[:, None] + [0, 1]) * std[8:10]
-    lip = basis.layout.lip
+    std, layout = basis.code_std, basis.layout
+    pose, gaze, lip = layout.pose, layout.gaze, layout.lip
+    codes[:, pose] = np.sin(2 * np.pi * 0.3 * t[:, None] + np.arange(6)) * std[pose]
+    codes[:, layout.blinks] = (np.arange(frames) % 40 < 4)[:, None] * 1.0
+    codes[:, gaze] = np.sin(2 * np.pi * 0.2 * t[:, None] + [0, 1]) * std[gaze]
     codes[:, lip] = np.sin(2 * np.pi * 4 * t[:, None] + np.arange(lip.stop - lip.start)) * std[lip] * 1.5
     return codes
 

@@ -52,6 +52,17 @@ def test_console_script_help_and_version():
         assert command in done.stdout
 
 
+@pytest.mark.parametrize("argv", [["--help"], ["generate", "--help"], ["train", "render", "--help"]])
+def test_help_imports_neither_torch_nor_opencv(argv):
+    # --help must stay instant: the heavy libraries load only when a command runs.
+    code = ("import sys\nfrom talkinghead.cli import main\nsys.argv = ['talkinghead', *sys.argv[1:]]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('heavy:', sorted(m for m in ('torch', 'cv2') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("heavy: []")
+
+
 def test_main_without_a_command_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main([])

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import subprocess
 
-import numpy as np
 import soundfile as sf
 
 from talkinghead.cli import main

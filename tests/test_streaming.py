@@ -6,7 +6,7 @@ import pytest
 
 from talkinghead.audio import features as F
 from talkinghead.audio.frontend import features_from_audio, loudness_gain_db
-from talkinghead.generator.audio_stream import FeatureStream, RunningLoudness, audio_chunks, features_in_blocks
+from talkinghead.audio.stream import FeatureStream, RunningLoudness, audio_chunks, features_in_blocks
 from talkinghead.generator.controls import FrameRateConverter, output_frames
 from talkinghead.media.audio import resample
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 import importlib.util
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from .errors import BackendNotAvailableError
+
+if TYPE_CHECKING:  # torch is imported only where a module is run or compiled
+    import torch
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class TorchRuntime:
         self.module, self.inputs, self.outputs = module.eval(), inputs, outputs
 
     def __call__(self, **arrays: np.ndarray) -> dict[str, np.ndarray]:
+        import torch
+
         with torch.inference_mode():
             result = self.module(*(torch.from_numpy(np.ascontiguousarray(arrays[n])) for n in self.inputs))
         result = result if isinstance(result, tuple) else (result,)
@@ -97,6 +102,8 @@ def compile_module(module: torch.nn.Module, backend: str, example: dict[str, tor
                    outputs: tuple[str, ...], num_threads: int | None = None):
     """A runtime running `module` on `backend`; `example` names the inputs (with example values,
     whose batch and spatial sizes are kept fixed)."""
+    import torch
+
     backend = resolve_backend(backend)
     inputs = tuple(example)
     module = module.eval()

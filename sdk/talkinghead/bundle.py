@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from . import __version__
+from .constants import FPS, SAMPLE_RATE
 from .errors import BundleError
 from .face.models import MODEL_FILES, sha256_of
 from .fileio import atomic_write, read_json
@@ -37,8 +38,8 @@ def write_manifest(folder: str | Path) -> Path:
                                 for f in sorted(sub.iterdir()) if f.is_file()}
         info = read_json(sub / "config.json").get("info", {})
         data[sub.name] = {k: info[k] for k in ("fitted_on", "licences", "sources") if k in info}
-    manifest = {"format_version": FORMAT_VERSION, "sdk_version": __version__, "fps": 25,
-                "sample_rate": 16000, "backend": "torch", "precision": "fp32",
+    manifest = {"format_version": FORMAT_VERSION, "sdk_version": __version__, "fps": FPS,
+                "sample_rate": SAMPLE_RATE, "backend": "torch", "precision": "fp32",
                 "face_models": {name: digest for name, (_, digest) in MODEL_FILES.items()},
                 "components": components, "data": data}
     return atomic_write(folder / MANIFEST,

@@ -10,9 +10,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..constants import SAMPLE_RATE
 # Bump when the features change: prepare-data then recomputes them in existing caches.
 FEATURES_VERSION = 2
-SAMPLE_RATE = 16000
 HOP = 160           # 10 ms
 WINDOW = 400        # 25 ms
 N_FFT = 512

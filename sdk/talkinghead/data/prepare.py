@@ -29,6 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import motion
+from ..constants import FPS, SAMPLES_PER_FRAME
 from ..errors import DataError
 from ..fileio import atomic_write
 from ..audio import features
@@ -39,7 +40,6 @@ from ..media.video import read_video
 from . import tracks
 from .manifest import Clip, is_shippable, read_clips
 
-FPS = 25
 MIN_VALID_FRACTION = 0.5  # clips with fewer face frames do not enter the motion basis
 
 
@@ -162,7 +162,7 @@ def analyse_clip(clip: Clip, target: Path) -> None:
 
 def audio_features(clip: Clip, num_frames: int) -> dict[str, np.ndarray]:
     """mel, energy, pitch for the clip's speech (silence when it has none), T video frames."""
-    audio = load_audio(clip.audio) if clip.audio else np.zeros(num_frames * 640, np.float32)
+    audio = load_audio(clip.audio) if clip.audio else np.zeros(num_frames * SAMPLES_PER_FRAME, np.float32)
     return {"mel": features.log_mel(audio, num_frames), "energy": features.energy_db(audio, num_frames),
             "pitch": features.pitch_hz(audio, num_frames),
             "features_version": np.array(features.FEATURES_VERSION)}

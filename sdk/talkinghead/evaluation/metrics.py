@@ -14,7 +14,8 @@ import numpy as np
 from ..face import topology as topo
 from ..motion.codes import Neutral, compose, mouth_opening
 from ..motion.layout import CodeLayout
-from ..motion.stats import FPS, blink_events, rotation_steps
+from ..constants import FPS
+from ..motion.stats import blink_events, rotation_steps
 
 LAYOUT = CodeLayout()
 MAX_LAG = 8              # frames searched either way for the lip-sync lag
@@ -139,7 +140,7 @@ def blink_durations(codes: np.ndarray) -> list[int]:
 
 def gaze_std(codes: np.ndarray) -> float:
     """Mean over gaze x and y of their std over time."""
-    return float(np.nanmean(np.nanstd(codes[:, LAYOUT.eyes][:, 2:], axis=0)))
+    return float(np.nanmean(np.nanstd(codes[:, LAYOUT.gaze], axis=0)))
 
 
 def pose_std(codes: np.ndarray) -> np.ndarray:
@@ -149,7 +150,7 @@ def pose_std(codes: np.ndarray) -> np.ndarray:
 
 def jitter(codes: np.ndarray) -> float:
     """RMS of the second difference of yaw, pitch, roll (radians per frame²)."""
-    d2 = np.diff(codes[:, :3], n=2, axis=0)
+    d2 = np.diff(codes[:, LAYOUT.rotation], n=2, axis=0)
     d2 = d2[np.isfinite(d2)]
     return float(np.sqrt(np.mean(d2 ** 2))) if d2.size else float("nan")
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..constants import FPS
 from ..media.image import save_image
 from ..plotting import line_panels
 from . import metrics as M
@@ -143,7 +144,7 @@ def write_report(report: dict, out: Path, clips, samples: dict, basis) -> None:
     save_image(out / "pose_seeds.png", pose_seed_panels(longest, samples))
     clip = next((c for c in clips if c.words), clips[0])
     openings = {row: M.mouth_openings(samples[row][clip.id][0], clip.neutral, basis) for row in ("real", "lip model")}
-    seconds = np.arange(len(clip.codes)) / 25.0
+    seconds = np.arange(len(clip.codes)) / FPS
     save_image(out / "mouth_energy.png", line_panels(
         [(f"{clip.id}: energy (dBFS)", {"energy": clip.energy}),
          ("mouth opening (inter-ocular)", openings)], seconds))
@@ -158,7 +159,7 @@ def pose_seed_panels(clip, samples: dict, seeds: int = 3) -> np.ndarray:
             series = {f"seed {k}": np.degrees(c[:, axis]) for k, c in enumerate(codes)}
             series["real"] = np.degrees(clip.codes[:, axis])
             panels.append((f"{row} {name} (deg), {clip.id}", series))
-    return line_panels(panels, np.arange(len(clip.codes)) / 25.0)
+    return line_panels(panels, np.arange(len(clip.codes)) / FPS)
 
 
 def _fmt(v) -> str:

@@ -7,8 +7,10 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
+from ..backends import BACKENDS
+from ..constants import SAMPLE_RATE
 from ..paths import example_file
-from .config import BACKENDS, GAZE_MODES, GenerationConfig
+from .config import GAZE_MODES, GenerationConfig
 
 # --flag -> help for every GenerationConfig field (all API options are reachable from the CLI)
 OPTION_HELP = {
@@ -51,7 +53,7 @@ def _common(p, audio_help: str) -> None:
     p.add_argument("--audio", default=None, help=audio_help)
     p.add_argument("--out", required=True, help="output .mp4 (written atomically)")
     p.add_argument("--bundle", default=None, help="bundle folder (default: the embedded default bundle)")
-    p.add_argument("--backend", choices=BACKENDS, default="auto",
+    p.add_argument("--backend", choices=("auto", *BACKENDS), default="auto",
                    help="runtime for the renderer's network: auto picks the fastest installed")
     p.add_argument("--face-index", type=int, default=None, help="which face when the photo has several "
                    "(left to right; default the largest)")
@@ -100,7 +102,7 @@ def _stream(args) -> None:
     if args.audio == "-":
         audio, rate = _stdin_chunks(), args.sample_rate
     else:
-        audio, rate = args.audio or example_file("speech.flac"), 16000
+        audio, rate = args.audio or example_file("speech.flac"), SAMPLE_RATE
     size = (avatar.image.shape[1], avatar.image.shape[0]) if args.paste_back else (args.crop_size,) * 2
     start, first, frames = time.perf_counter(), None, 0
     print(f"look-ahead {gen.lookahead_ms(args.chunk_frames):.0f} ms", file=sys.stderr)
@@ -139,7 +141,7 @@ def register(commands, train, evaluate) -> None:
     p = commands.add_parser("stream", help="like generate, but frames are made as the audio is read; "
                             "'--audio -' reads raw s16le mono PCM from stdin")
     _common(p, "speech file, or - for raw 16-bit mono PCM on stdin (default: the bundled example speech)")
-    p.add_argument("--sample-rate", type=int, default=16000, help="rate of the stdin PCM (default 16000)")
+    p.add_argument("--sample-rate", type=int, default=SAMPLE_RATE, help=f"rate of the stdin PCM (default {SAMPLE_RATE})")
     p.add_argument("--chunk-frames", type=int, default=10, help="frames made per step; the look-ahead is "
                    "(chunk + 10) × 40 ms (default 10 -> 800 ms)")
     p.set_defaults(run=_stream)

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
+from ..constants import CROP_SIZES, FPS
 from ..errors import InvalidOptionError
-from ..prior.sampling import SamplingOptions
-from ..render.renderer import CROP_SIZES
+from ..prior.options import SamplingOptions
 
 GAZE_MODES = ("free", "camera")
-BACKENDS = ("auto", "torch", "openvino", "onnx")
 
 
 @dataclass(frozen=True)
@@ -33,11 +32,11 @@ class GenerationConfig:
     expression_scale: float = 1.0
     guidance_scale: float = SamplingOptions.guidance_scale
     steps: int = SamplingOptions.steps
-    temperature: float = 1.2
+    temperature: float = SamplingOptions.temperature
     seed: int = 0
     ref_pose: bool = True
     crop_size: int = 512
-    fps: float = 25.0
+    fps: float = float(FPS)
     paste_back: bool = True
 
     def __post_init__(self):

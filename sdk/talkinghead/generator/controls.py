@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..constants import FPS, SAMPLE_RATE
 from ..motion.layout import CodeLayout
 from .config import GenerationConfig
-
-MODEL_FPS = 25.0
 
 
 def apply_controls(codes: np.ndarray, config: GenerationConfig, layout: CodeLayout = CodeLayout()) -> np.ndarray:
@@ -18,11 +17,11 @@ def apply_controls(codes: np.ndarray, config: GenerationConfig, layout: CodeLayo
     out[..., layout.pose] *= config.motion_scale
     out[..., layout.expression] *= config.expression_scale
     if config.gaze == "camera":
-        out[..., 8:10] = 0.0  # irises where the portrait has them
+        out[..., layout.gaze] = 0.0  # irises where the portrait has them
     return out
 
 
-def output_frames(num_samples: int, fps: float, sample_rate: int = 16000) -> int:
+def output_frames(num_samples: int, fps: float, sample_rate: int = SAMPLE_RATE) -> int:
     """Whole output frames that fit in `num_samples` of audio (a partial last frame is dropped)."""
     return int(num_samples * fps // sample_rate)
 
@@ -35,7 +34,7 @@ class FrameRateConverter:
     frame is never emitted early); at 25 fps rows pass through unchanged.
     """
 
-    def __init__(self, fps: float, model_fps: float = MODEL_FPS):
+    def __init__(self, fps: float, model_fps: float = FPS):
         self.step = model_fps / fps
         self.rows: np.ndarray | None = None  # model rows [first, first + len) kept
         self.first = 0

@@ -6,7 +6,7 @@
     for chunk in gen.stream(avatar, audio_chunks): # frames as the audio arrives
         ...
 
-Pipeline per video (DESIGN §2): audio features -> audio encoder -> lip codes (lip model) and
+Pipeline per video: audio features -> audio encoder -> lip codes (lip model) and
 non-lip codes (diffusion prior, sampled per seed) -> user controls -> meshes composed on the
 portrait's neutral -> renderer (warp, mouth and eyes, refinement, paste-back) -> frames/mp4.
 """
@@ -24,14 +24,15 @@ from tqdm import tqdm
 from ..animate import MotionModels
 from ..backends import resolve_backend
 from ..bundle import default_bundle_dir, summary, verify, write_manifest
+from ..constants import FRAME_MS, SAMPLE_RATE, SAMPLES_PER_FRAME
 from ..errors import AudioTooShortError, BundleError, InvalidOptionError
-from ..media.audio import SAMPLE_RATE, load_audio
+from ..media.audio import load_audio
 from ..media.video import VideoWriter
 from ..motion import MotionBasis, compose
 from ..render.avatar import Avatar
 from ..render.refine_net import RefineNet, refine_for_backend
 from ..render.renderer import Renderer
-from .audio_stream import MARGIN_AFTER, FeatureStream, audio_chunks, features_in_blocks
+from ..audio.stream import MARGIN_AFTER, FeatureStream, audio_chunks, features_in_blocks
 from .config import GenerationConfig
 from .controls import FrameRateConverter, apply_controls, output_frames
 from .motion_stream import RIGHT, MotionStream
@@ -209,9 +210,9 @@ class Generator:
             motion.push(features.pull())
             rows = rate.push(apply_controls(motion.pull(), config))
             yield from self._chunks(avatar, rows, config, pending, chunk_frames)
-        if features.total < SAMPLE_RATE * 0.04:
+        if features.total < SAMPLES_PER_FRAME:
             raise AudioTooShortError(f"the streamed audio is {1000 * features.total / SAMPLE_RATE:.1f} ms "
-                                     "long; at least 40 ms (one frame) is needed.")
+                                     f"long; at least {FRAME_MS:.0f} ms (one frame) is needed.")
         features.end()
         motion.push(features.pull())
         motion.end()
@@ -222,7 +223,7 @@ class Generator:
     @staticmethod
     def lookahead_ms(chunk_frames: int = 10) -> float:
         """Audio a streamed frame waits for past its own start: its chunk + the models' look-ahead."""
-        return (chunk_frames + RIGHT + MARGIN_AFTER) * 40.0
+        return (chunk_frames + RIGHT + MARGIN_AFTER) * FRAME_MS
 
     # -- internals ------------------------------------------------------------------------------
     def _config(self, config: GenerationConfig | None, options: dict) -> GenerationConfig:

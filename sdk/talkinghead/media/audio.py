@@ -14,12 +14,10 @@ from typing import Optional, Union
 import numpy as np
 import soundfile as sf
 
+from ..constants import FPS, SAMPLE_RATE, SAMPLES_PER_FRAME
 from ..errors import AudioError, AudioTooShortError, FFmpegNotFoundError, InputFileNotFoundError
 from .ffmpeg import ffmpeg_executable, stderr_tail
 
-SAMPLE_RATE = 16000
-FPS = 25
-SAMPLES_PER_FRAME = SAMPLE_RATE // FPS  # 640
 
 AudioSource = Union[str, os.PathLike, np.ndarray]
 
@@ -62,7 +60,7 @@ def load_audio(source: AudioSource, sample_rate: Optional[int] = None) -> np.nda
         if sample_rate is None:
             raise ValueError("sample_rate is required when audio is given as an array")
         name = "the audio array"
-        mono = _to_mono(_as_float(source, name), name)
+        mono = pcm_to_mono(source, name)
         rate = sample_rate
     else:
         if sample_rate is not None:
@@ -93,7 +91,7 @@ def num_frames(audio: np.ndarray) -> int:
     length = len(audio)
     if length < SAMPLES_PER_FRAME:
         raise AudioTooShortError(
-            f"audio is {1000 * length / SAMPLE_RATE:.1f} ms long; at least 40 ms "
+            f"audio is {1000 * length / SAMPLE_RATE:.1f} ms long; at least {1000 * SAMPLES_PER_FRAME // SAMPLE_RATE} ms "
             f"({SAMPLES_PER_FRAME} samples at {SAMPLE_RATE} Hz) is needed for one video frame"
         )
     return length // SAMPLES_PER_FRAME
@@ -158,6 +156,12 @@ def _check_rate(rate) -> int:
     if isinstance(rate, (bool, np.bool_)) or not float(rate).is_integer() or rate <= 0:
         raise ValueError(f"sample rate must be a positive whole number of Hz, got {rate!r}")
     return int(rate)
+
+
+def pcm_to_mono(samples: np.ndarray, name: str) -> np.ndarray:
+    """Float or signed-integer PCM, (N,), (N, C) or (C, N) -> (N,) float32 mono, as `load_audio`
+    takes arrays; `name` is how errors call the array."""
+    return _to_mono(_as_float(np.asarray(samples), name), name)
 
 
 def _as_float(samples: np.ndarray, name: str) -> np.ndarray:

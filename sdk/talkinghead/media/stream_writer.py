@@ -15,13 +15,13 @@ import numpy as np
 import soundfile as sf
 
 from ..errors import VideoEncodeError
-from .audio import SAMPLE_RATE
+from ..constants import FPS, SAMPLE_RATE
 from .ffmpeg import ffmpeg_executable, stderr_tail
 from .video import VideoWriter
 
 
 class StreamWriter:
-    def __init__(self, path: str | os.PathLike, width: int, height: int, fps: float = 25.0):
+    def __init__(self, path: str | os.PathLike, width: int, height: int, fps: float = FPS):
         self.path = Path(path)
         tag = uuid.uuid4().hex[:8]
         self._video_path = self.path.with_name(f".{self.path.name}.{tag}.video.mp4")

@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 
 from ..errors import AudioError, InputFileNotFoundError, VideoEncodeError
-from .audio import FPS, SAMPLE_RATE
+from ..constants import FPS, SAMPLE_RATE
 from .ffmpeg import ffmpeg_executable, stderr_tail
 
 

@@ -93,13 +93,13 @@ def fit(meshes: np.ndarray, basis: MotionBasis, neutral: Neutral | None = None) 
     codes = np.zeros((len(meshes), layout.dim))
 
     rel = rot @ neutral.rotation.T
-    codes[:, 0:3] = matrix_to_euler(rel)
-    codes[:, 3:5] = (t - neutral.translation)[:, :2] / neutral.scale
-    codes[:, 5] = np.log(s / neutral.scale)
+    codes[:, layout.rotation] = matrix_to_euler(rel)
+    codes[:, layout.translation] = (t - neutral.translation)[:, :2] / neutral.scale
+    codes[:, layout.log_scale] = np.log(s / neutral.scale)
 
     open_n = eye_openings(neutral.shape[None])[0]                  # 2
-    codes[:, 6:8] = 1.0 - eye_openings(canon) / open_n
-    codes[:, 8:10] = gaze(canon) - gaze(neutral.shape[None])
+    codes[:, layout.blinks] = 1.0 - eye_openings(canon) / open_n
+    codes[:, layout.gaze] = gaze(canon) - gaze(neutral.shape[None])
 
     delta = canon - neutral.shape                                   # T×478×3
     codes[:, layout.expression] = _project(delta, basis.expression_basis)
@@ -117,14 +117,14 @@ def compose(neutral: Neutral, codes: np.ndarray, basis: MotionBasis) -> np.ndarr
              + np.einsum("te,ekd->tkd", codes[:, layout.expression], basis.expression_basis)
              + np.einsum("tl,lkd->tkd", codes[:, layout.lip], basis.lip_basis))
     open_n = eye_openings(neutral.shape[None])[0]
-    canon += np.einsum("te,ekd->tkd", codes[:, 6:8] * open_n, basis.blink_basis)
+    canon += np.einsum("te,ekd->tkd", codes[:, layout.blinks] * open_n, basis.blink_basis)
     widths = eye_widths(neutral.shape[None])[0]
     for eye, iris in enumerate(_IRIS):
-        canon[:, list(iris), :2] += codes[:, None, 8:10] * widths[eye]
+        canon[:, list(iris), :2] += codes[:, None, layout.gaze] * widths[eye]
 
-    rot = euler_to_matrix(codes[:, 0:3]) @ neutral.rotation
-    scale = neutral.scale * np.exp(codes[:, 5])
-    trans = neutral.translation + neutral.scale * np.pad(codes[:, 3:5], ((0, 0), (0, 1)))
+    rot = euler_to_matrix(codes[:, layout.rotation]) @ neutral.rotation
+    scale = neutral.scale * np.exp(codes[:, layout.log_scale])
+    trans = neutral.translation + neutral.scale * np.pad(codes[:, layout.translation], ((0, 0), (0, 1)))
     return scale[:, None, None] * np.einsum("tij,tkj->tki", rot, canon) + trans[:, None]
 
 

@@ -36,8 +36,32 @@ class CodeLayout:
         return slice(0, 6)
 
     @property
+    def rotation(self) -> slice:
+        """yaw, pitch, roll."""
+        return slice(0, 3)
+
+    @property
+    def translation(self) -> slice:
+        """tx, ty."""
+        return slice(3, 5)
+
+    @property
+    def log_scale(self) -> int:
+        return 5
+
+    @property
     def eyes(self) -> slice:
         return slice(6, 10)
+
+    @property
+    def blinks(self) -> slice:
+        """blink_left, blink_right."""
+        return slice(6, 8)
+
+    @property
+    def gaze(self) -> slice:
+        """gaze_x, gaze_y."""
+        return slice(8, 10)
 
     @property
     def expression(self) -> slice:

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..constants import FPS
 from ..errors import BundleError, InputFileNotFoundError
 from ..face import topology as topo
 from ..plotting import line_panels
 
-FPS = 25
 
 
 def motion_figure(clip_npz: str | Path) -> np.ndarray:

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..constants import FPS
 from .layout import CodeLayout
 
 BLINK_ON, BLINK_OFF = 0.35, 0.2  # hysteresis on the mean of both eyes' blink codes
-FPS = 25
 
 
 def blink_events(codes: np.ndarray, layout: CodeLayout = CodeLayout()) -> list[tuple[int, int]]:
     """(start, stop) frame ranges where both eyes close. codes: T×D (NaN frames count as open)."""
-    eyes = np.nan_to_num(codes[:, layout.eyes][:, :2].mean(axis=1), nan=0.0)
+    eyes = np.nan_to_num(codes[:, layout.blinks].mean(axis=1), nan=0.0)
     events, start = [], None
     for t, v in enumerate(eyes):
         if start is None and v > BLINK_ON:
@@ -30,7 +30,7 @@ def blinks_per_minute(codes: np.ndarray, layout: CodeLayout = CodeLayout()) -> f
 
 def rotation_steps(codes: np.ndarray, layout: CodeLayout = CodeLayout()) -> np.ndarray:
     """T-1: |Δ(yaw, pitch, roll)| between consecutive frames (radians per frame)."""
-    return np.linalg.norm(np.diff(codes[:, layout.pose][:, :3], axis=0), axis=1)
+    return np.linalg.norm(np.diff(codes[:, layout.rotation], axis=0), axis=1)
 
 
 def pose_speed(codes: np.ndarray, layout: CodeLayout = CodeLayout()) -> float:

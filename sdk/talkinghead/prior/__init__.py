@@ -1,6 +1,21 @@
 """Motion priors: the audio-to-visual diffusion prior and the auto-regressive baseline."""
-from .ar import ARPrior
-from .model import MotionPrior
-from .sampling import SamplingOptions, sample_motion
+from .options import SamplingOptions
 
 __all__ = ["ARPrior", "MotionPrior", "SamplingOptions", "sample_motion"]
+
+
+def __getattr__(name):
+    # Lazy: the models need torch; SamplingOptions does not.
+    if name == "ARPrior":
+        from .ar import ARPrior
+
+        return ARPrior
+    if name == "MotionPrior":
+        from .model import MotionPrior
+
+        return MotionPrior
+    if name == "sample_motion":
+        from .sampling import sample_motion
+
+        return sample_motion
+    raise AttributeError(f"module 'talkinghead.prior' has no attribute {name!r}")

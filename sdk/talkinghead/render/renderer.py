@@ -1,6 +1,6 @@
 """Renderer: avatar + target mesh -> face crop -> full-resolution frame.
 
-Per frame (DESIGN §2 render): thin-plate backward flow (flow.py), eye edits on the backward
+Per frame: thin-plate backward flow (flow.py), eye edits on the backward
 map and one bilinear resample of the source crop (kernels.resample), the mouth fill
 (eyes.py, regions.py), the learned refinement (refine_net.py), then paste-back (paste.py).
 """
@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import torch
 
+from ..constants import CROP_SIZES
 from ..errors import MotionFitError, TalkingHeadError
 from ..face import topology as topo
 from ..kernels.resample import remap_bilinear
@@ -21,7 +22,6 @@ from .refine_net import CompiledRefine, RefineNet
 from .eyes import edit_eyes
 from .regions import fill_mouth
 
-CROP_SIZES = (256, 512)
 FLOW_SCALE = 4.0  # flow channels given to the net: displacement / crop side × this
 FLOW_X, MOUTH = 6, 8  # net-input channels of the x displacement and the mouth-fill alpha (net_input)
 GATE_SPREAD = 0.08  # blur of the refinement gate around mouth and eyes, inter-ocular distances

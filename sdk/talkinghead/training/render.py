@@ -1,4 +1,4 @@
-"""Train the refinement net by self-reenactment (DESIGN §2 render, step 4).
+"""Train the refinement net by self-reenactment: the learned last step of the renderer.
 
 A sample: two frames i, j of one clip; the renderer warps frame i to frame j's mesh (flow, eyes,
 mouth fill: no gradient), the net refines it, and the loss compares with the real frame j:

@@ -8,14 +8,15 @@ audio up to that frame (`RunningLoudness`), which does not depend on how the aud
 """
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import numpy as np
 
-from ..audio import features as F
-from ..audio.frontend import MAX_GAIN_DB, TARGET_DB, frame_features, loudness_gain_db
+from . import features as F
+from .frontend import MAX_GAIN_DB, TARGET_DB, frame_features, loudness_gain_db
 from ..errors import AudioError
-from ..media.audio import SAMPLE_RATE, _as_float, _to_mono
+from ..constants import SAMPLE_RATE
+from ..media.audio import pcm_to_mono
 
 FRAME = F.FRAME            # samples per 25 fps frame
 MARGIN_BEFORE, MARGIN_AFTER = 1, 2  # frames of audio context on each side
@@ -132,7 +133,7 @@ def audio_chunks(source, sample_rate: int = SAMPLE_RATE, block: int = SAMPLE_RAT
         source = [source]
     resampler = None if sample_rate == SAMPLE_RATE else _ChunkResampler(sample_rate)
     for chunk in source:
-        chunk = _to_mono(_as_float(np.asarray(chunk), "an audio chunk"), "an audio chunk")  # as load_audio
+        chunk = pcm_to_mono(chunk, "an audio chunk")
         yield resampler(chunk) if resampler else chunk
     if resampler:
         yield resampler.flush()

@@ -1,0 +1,10 @@
+"""Numbers the whole SDK agrees on, defined once. Importing this module is cheap (no torch)."""
+
+FPS = 25                                # the models' frame rate (motion codes, audio features)
+SAMPLE_RATE = 16000                     # speech rate every model takes (Hz)
+SAMPLES_PER_FRAME = SAMPLE_RATE // FPS  # 640: one frame of audio
+FRAME_MS = 1000 / FPS                   # 40 ms: one frame of audio
+
+CROP_SIZES = (256, 512)                 # face-crop sides the renderer works at
+
+TEMPERATURE = 1.2                       # default diffusion sampling temperature (noise scale)
