@@ -64,6 +64,30 @@ def test_generate_shapes_and_seeds(two_seeds, avatar):
     assert not np.array_equal(a.frames, b.frames)
 
 
+# Golden output of seed 3 on `speech_like(1.2)` (torch backend, crop 256, the default bundle):
+# a change to sampling, composing or rendering shows here. Regenerate the numbers deliberately
+# when such a change is intended.
+GOLDEN_MOUTH_BOX = [173.56, 173.34, 173.33, 173.09, 172.79, 172.71, 173.27, 173.92, 174.77, 175.15,
+                    175.09, 174.72, 174.55, 175.17, 175.53, 175.3, 174.92, 174.59, 173.78, 173.31,
+                    172.46, 171.68, 171.92, 172.77, 173.61, 173.87, 173.21, 172.28, 171.32, 170.51]
+GOLDEN_PIXELS = {(0, 143, 222): (239, 209, 200), (12, 143, 222): (233, 188, 182), (29, 143, 222): (200, 139, 133),
+                 (0, 103, 246): (31, 18, 9), (12, 103, 246): (61, 49, 41), (29, 103, 246): (37, 19, 1)}
+GOLDEN_FRAME_MEANS = {0: (141.338, 105.587, 96.326), 12: (141.257, 105.527, 96.276), 29: (141.253, 105.51, 96.228)}
+GOLDEN_CODES = {(12, 0): 0.0123, (12, 6): -0.116, (12, 20): -0.9518, (29, 0): 0.0236, (29, 20): -1.1426}
+
+
+def test_generated_pixels_match_the_golden_output(two_seeds):
+    video = two_seeds[0]
+    box = video.frames[:, 143 - 12:143 + 12, 222 - 16:222 + 16].mean(axis=(1, 2, 3))   # the mouth, per frame
+    np.testing.assert_allclose(box, GOLDEN_MOUTH_BOX, atol=0.5)
+    for (t, y, x), rgb in GOLDEN_PIXELS.items():   # inside the mouth and an eye
+        np.testing.assert_allclose(video.frames[t, y, x].astype(int), rgb, atol=6, err_msg=f"frame {t} ({x}, {y})")
+    for t, mean in GOLDEN_FRAME_MEANS.items():
+        np.testing.assert_allclose(video.frames[t].mean(axis=(0, 1)), mean, atol=0.3)
+    for (t, k), value in GOLDEN_CODES.items():
+        assert video.codes[t, k] == pytest.approx(value, abs=2e-3), f"code {k} of frame {t}"
+
+
 def test_same_seed_same_video(gen, avatar, two_seeds):
     # alone instead of in a batch of two: float rounding may move a pixel by one level
     again = gen.generate(avatar, speech_like(1.2), sample_rate=SR, seed=3)

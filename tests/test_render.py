@@ -265,6 +265,9 @@ def test_eval_writes_a_report(tmp_path, example_image, analyzer):
     assert set(saved["metrics"]) == {"unchanged", "warp", "refined"}
     for row in saved["metrics"].values():
         assert all(np.isfinite(v) for v in row.values())
+    # a fresh net's head is zero: refinement adds nothing, so its row is the warp's exactly
+    assert saved["metrics"]["refined"] == saved["metrics"]["warp"]
+    assert saved["metrics"]["warp"]["psnr"] > saved["metrics"]["unchanged"]["psnr"]
     assert (tmp_path / "report" / "contact_sheet.png").is_file()
 
 
