@@ -2,6 +2,8 @@
 //
 // image H×W×C (C-contiguous), coords Ho×Wo×2 float32 holding (x, y) source pixel coordinates
 // with pixel centres at integers (as cv2.remap). Output Ho×Wo×C in the image dtype.
+// num_threads caps the worker threads (0: one per hardware thread); rows are split between
+// them, so the result does not depend on the count.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -77,7 +79,11 @@ void remap_rows(const T *img, std::ptrdiff_t h, std::ptrdiff_t w, std::ptrdiff_t
 }
 
 template <typename T>
-py::array_t<T> remap_bilinear(const py::array &image, const py::array &coords, const char *dtype_name) {
+py::array_t<T> remap_bilinear(const py::array &image, const py::array &coords, int num_threads,
+                              const char *dtype_name) {
+    if (num_threads < 0)
+        throw std::invalid_argument("num_threads must be 0 (all hardware threads) or positive; got " +
+                                    std::to_string(num_threads));
     check_array(image, "image", py::dtype::of<T>(), dtype_name, image.ndim() == 3, "(H, W, C)");
     check_array(coords, "coords", py::dtype::of<float>(), "float32", coords.ndim() == 3 && coords.shape(2) == 2,
                 "(Ho, Wo, 2) holding (x, y)");
@@ -95,8 +101,9 @@ py::array_t<T> remap_bilinear(const py::array &image, const py::array &coords, c
         py::gil_scoped_release release;
         for (std::ptrdiff_t i = 0; i < 2 * ho * wo && finite; ++i) finite = std::isfinite(xy[i]);
         if (finite) {
-            const std::ptrdiff_t hw_threads = std::max(1u, std::thread::hardware_concurrency());
-            const std::ptrdiff_t n = ho * wo > kParallelMinPixels ? std::min(hw_threads, ho) : 1;
+            const std::ptrdiff_t cap =
+                num_threads > 0 ? num_threads : std::max(1u, std::thread::hardware_concurrency());
+            const std::ptrdiff_t n = ho * wo > kParallelMinPixels ? std::min(cap, ho) : 1;
             if (n == 1) {
                 remap_rows(img, h, w, c, xy, dst, wo, 0, ho);
             } else {
@@ -116,14 +123,18 @@ py::array_t<T> remap_bilinear(const py::array &image, const py::array &coords, c
 void register_resample(py::module_ &m) {
     m.def(
         "remap_bilinear_f32",
-        [](const py::array &image, const py::array &coords) { return remap_bilinear<float>(image, coords, "float32"); },
-        py::arg("image"), py::arg("coords"),
-        "Bilinear remap, clamp-to-edge. image float32 H×W×C, coords float32 Ho×Wo×2 (x, y) -> float32 Ho×Wo×C.");
+        [](const py::array &image, const py::array &coords, int num_threads) {
+            return remap_bilinear<float>(image, coords, num_threads, "float32");
+        },
+        py::arg("image"), py::arg("coords"), py::arg("num_threads") = 0,
+        "Bilinear remap, clamp-to-edge. image float32 H×W×C, coords float32 Ho×Wo×2 (x, y) -> float32 Ho×Wo×C. "
+        "num_threads: at most this many threads (0: all hardware threads).");
     m.def(
         "remap_bilinear_u8",
-        [](const py::array &image, const py::array &coords) {
-            return remap_bilinear<std::uint8_t>(image, coords, "uint8");
+        [](const py::array &image, const py::array &coords, int num_threads) {
+            return remap_bilinear<std::uint8_t>(image, coords, num_threads, "uint8");
         },
-        py::arg("image"), py::arg("coords"),
-        "Bilinear remap, clamp-to-edge, rounded half up. image uint8 H×W×C, coords float32 Ho×Wo×2 -> uint8 Ho×Wo×C.");
+        py::arg("image"), py::arg("coords"), py::arg("num_threads") = 0,
+        "Bilinear remap, clamp-to-edge, rounded half up. image uint8 H×W×C, coords float32 Ho×Wo×2 -> uint8 Ho×Wo×C. "
+        "num_threads: at most this many threads (0: all hardware threads).");
 }

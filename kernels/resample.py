@@ -51,19 +51,25 @@ def remap_bilinear_reference(image: torch.Tensor, coords: torch.Tensor) -> torch
     return (1 - fy) * top + fy * bottom
 
 
-def remap_bilinear(image: np.ndarray, coords: np.ndarray) -> np.ndarray:
+def remap_bilinear(image: np.ndarray, coords: np.ndarray, num_threads: int | None = None) -> np.ndarray:
     """Numpy remap. image: H×W or H×W×C, uint8 or float32. coords: Ho×Wo×2 (x, y) float32.
 
     Returns Ho×Wo (or Ho×Wo×C) in the input dtype; uint8 is rounded half up and clipped.
+    num_threads caps the C++ kernel's threads (None: one per hardware thread); the result is the
+    same for any count. The torch reference runs on torch's own threads (torch.set_num_threads).
     """
     image, coords = _validate(image, coords)
+    if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, int)
+                                    or num_threads < 1):
+        raise ValueError(f"num_threads must be None (all hardware threads) or a positive integer; got {num_threads!r}")
     squeeze = image.ndim == 2
     hwc = np.ascontiguousarray(image[..., None] if squeeze else image)  # H×W×C
     coords = np.ascontiguousarray(coords)  # Ho×Wo×2 float32
 
     if _native is not None and os.environ.get("TALKINGHEAD_FORCE_REFERENCE") != "1":
         native = _native.remap_bilinear_u8 if hwc.dtype == np.uint8 else _native.remap_bilinear_f32
-        out = native(hwc, coords)  # Ho×Wo×C
+        # the cap is passed only when given: the default call works with any build of _native
+        out = native(hwc, coords) if num_threads is None else native(hwc, coords, num_threads)  # Ho×Wo×C
     else:
         out = _remap_with_reference(hwc, coords)
     return out[..., 0] if squeeze else out

@@ -129,7 +129,7 @@ def test_multiple_faces(analyzer, shared_data):
     assert detections[0].box[0] < detections[1].box[0]  # left to right
     larger = int(np.argmax([d.size for d in detections]))
 
-    with pytest.warns(MultipleFacesWarning, match=rf"2 faces found; using the largest \(index {larger}"):
+    with pytest.warns(MultipleFacesWarning, match=rf"2 faces found; using the largest clear one \(index {larger}"):
         chosen = analyzer.analyze(path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an explicit face_index must not warn

@@ -12,8 +12,9 @@ import numpy as np
 import torch
 
 from .audio.encoder import AudioEncoder
+from .audio.frontend import FEATURE_DIM
 from .component import load_module
-from .errors import AudioError
+from .errors import AudioError, BundleError
 from .lip.model import LipModel
 from .motion.layout import CodeLayout
 from .prior.ar import ARPrior
@@ -32,11 +33,32 @@ class MotionModels:
     layout: CodeLayout = CodeLayout()
 
     @classmethod
-    def load(cls, folder: str | Path) -> "MotionModels":
+    def load(cls, folder: str | Path, layout: CodeLayout = CodeLayout()) -> "MotionModels":
+        """The models of a bundle (or training run) folder, for codes laid out as `layout` (the
+        motion basis's)."""
         folder = Path(folder)
         ar = load_module(ARPrior, folder / "ar") if (folder / "ar").is_dir() else None
-        return cls(load_module(AudioEncoder, folder / "audio"), load_module(LipModel, folder / "lip"),
-                   load_module(MotionPrior, folder / "prior"), ar)
+        models = cls(load_module(AudioEncoder, folder / "audio"), load_module(LipModel, folder / "lip"),
+                     load_module(MotionPrior, folder / "prior"), ar, layout)
+        models._check_sizes(folder)
+        return models
+
+    def _check_sizes(self, folder: Path) -> None:
+        """Each config is checked alone on load; these are the sizes the components must agree
+        on (with each other and with the code layout), else the first generation fails with a
+        shape error deep inside torch."""
+        audio = self.encoder.dim
+        checks = [("audio", self.encoder, "in_dim", FEATURE_DIM), ("lip", self.lip, "audio_dim", audio),
+                  ("prior", self.prior, "audio_dim", audio), ("lip", self.lip, "lip_dim", self.layout.num_lip),
+                  ("prior", self.prior, "motion_dim", self.layout.non_lip.stop)]
+        if self.ar is not None:
+            checks += [("ar", self.ar, "audio_dim", audio),
+                       ("ar", self.ar, "motion_dim", self.prior.config["motion_dim"])]
+        for name, module, key, value in checks:
+            if module.config[key] != value:
+                raise BundleError(f"{folder / name / 'config.json'} has {key} {module.config[key]} where the "
+                                  f"other components need {value}: the components come from different "
+                                  "training runs; retrain or reinstall the bundle.")
 
     @torch.no_grad()
     def audio_condition(self, features: np.ndarray) -> torch.Tensor:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -64,7 +65,11 @@ class TorchRuntime:
 
 
 class OpenVINORuntime:
-    """An OpenVINO CPU model in fp32 (bf16 would be chosen by default on CPUs that have it)."""
+    """An OpenVINO CPU model in fp32 (bf16 would be chosen by default on CPUs that have it).
+
+    Safe to call from several threads: an infer request runs one inference at a time, so each
+    thread gets its own on the shared compiled model (the weights are not copied).
+    """
 
     def __init__(self, model, inputs: tuple[str, ...], outputs: tuple[str, ...], num_threads: int | None = None):
         import openvino as ov
@@ -73,15 +78,25 @@ class OpenVINORuntime:
         if num_threads:
             config["INFERENCE_NUM_THREADS"] = int(num_threads)
         self.compiled = ov.Core().compile_model(model, "CPU", config)
-        self.request = self.compiled.create_infer_request()
+        self._local = threading.local()
         self.inputs, self.outputs = inputs, outputs
 
+    @property
+    def request(self):
+        """This thread's infer request."""
+        if not hasattr(self._local, "request"):
+            self._local.request = self.compiled.create_infer_request()
+        return self._local.request
+
     def __call__(self, **arrays: np.ndarray) -> dict[str, np.ndarray]:
-        self.request.infer({i: np.ascontiguousarray(arrays[n], np.float32) for i, n in enumerate(self.inputs)})
-        return {n: self.request.get_output_tensor(i).data.copy() for i, n in enumerate(self.outputs)}
+        request = self.request
+        request.infer({i: np.ascontiguousarray(arrays[n], np.float32) for i, n in enumerate(self.inputs)})
+        return {n: request.get_output_tensor(i).data.copy() for i, n in enumerate(self.outputs)}
 
 
 class OnnxRuntime:
+    """An ONNX Runtime CPU session (`run` is thread-safe: one session serves every thread)."""
+
     def __init__(self, model_bytes: bytes, inputs: tuple[str, ...], outputs: tuple[str, ...],
                  num_threads: int | None = None):
         import onnxruntime as ort

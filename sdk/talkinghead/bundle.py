@@ -47,7 +47,12 @@ def write_manifest(folder: str | Path) -> Path:
 
 
 def verify(folder: str | Path) -> dict:
-    """Check `bundle.json` and every file it lists; returns the manifest."""
+    """Check `bundle.json` and every file it lists; returns the manifest.
+
+    The listing must also be complete: a file in a component folder, or a sub-folder of the
+    bundle, that bundle.json does not list is refused, since a loader would open it unchecked
+    (the optional `ar` component is loaded whenever its folder exists).
+    """
     folder = Path(folder)
     path = folder / MANIFEST
     if not path.is_file():
@@ -56,18 +61,52 @@ def verify(folder: str | Path) -> dict:
     if manifest.get("format_version") != FORMAT_VERSION:
         raise BundleError(f"{path} has format_version {manifest.get('format_version')}; this talkinghead "
                           f"reads {FORMAT_VERSION}: upgrade talkinghead or re-export the bundle.")
+    components = manifest.get("components", {})
+    if not isinstance(components, dict):
+        raise BundleError(f"{path}: \"components\" must be an object (component -> files): the file is corrupt; "
+                          "reinstall or re-export the bundle.")
     root = folder.resolve()
-    for component, files in manifest.get("components", {}).items():
-        for name, entry in files.items():
-            file = (folder / component / name).resolve()
-            if root not in file.parents:
-                raise BundleError(f"{path} lists {component}/{name}, which escapes the bundle folder.")
-            if not file.is_file():
-                raise BundleError(f"bundle file {file} is missing: reinstall or re-export the bundle.")
-            if sha256_of(file) != entry["sha256"]:
-                raise BundleError(f"bundle file {file} does not match its sha256 in {path}: "
-                                  "the file is corrupt or was edited; reinstall or re-export the bundle.")
+    for component, files in components.items():
+        _verify_component(folder / component, files, path, root)
+    unlisted = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in components)
+    if unlisted:
+        raise BundleError(f"bundle folder {folder / unlisted[0]} is not listed in {path}: remove it, or list it "
+                          f"with `talkinghead write-manifest {folder}` if it belongs to the bundle.")
     return manifest
+
+
+def _verify_component(sub: Path, files, path: Path, root: Path) -> None:
+    """One component of `path`: every listed file present and matching, and nothing else there."""
+    fix = f"re-export the bundle (`talkinghead write-manifest {root}` if you built it) or reinstall it."
+    if not isinstance(files, dict) or not files:
+        raise BundleError(f"{path} lists no files for the component {sub.name!r}: {fix}")
+    for name, entry in files.items():
+        file = (sub / name).resolve()
+        if root not in file.parents:
+            raise BundleError(f"{path} lists {sub.name}/{name}, which escapes the bundle folder.")
+        if not (isinstance(entry, dict) and type(entry.get("size")) is int and isinstance(entry.get("sha256"), str)):
+            raise BundleError(f"{path} lists {sub.name}/{name} as {entry!r}, not as "
+                              f"{{\"size\": <bytes>, \"sha256\": <hex digest>}}: {fix}")
+        if not file.is_file():
+            raise BundleError(f"bundle file {file} is missing: reinstall or re-export the bundle.")
+        if file.stat().st_size != entry["size"]:  # checked first: no hashing of a file of the wrong size
+            raise BundleError(f"bundle file {file} is {file.stat().st_size} bytes, {path} lists {entry['size']}: "
+                              "the file is corrupt or was edited; reinstall or re-export the bundle.")
+        if sha256_of(file) != entry["sha256"]:
+            raise BundleError(f"bundle file {file} does not match its sha256 in {path}: "
+                              "the file is corrupt or was edited; reinstall or re-export the bundle.")
+    if sub.resolve().parent != root:
+        raise BundleError(f"{path} lists the component {sub.name!r}, which is not a sub-folder of the bundle "
+                          f"folder: {fix}")
+    unlisted = sorted(p.name for p in sub.iterdir() if p.name not in files)
+    if unlisted:
+        raise BundleError(f"bundle file {sub / unlisted[0]} is not listed in {path}, so its hash cannot be "
+                          f"checked: remove it, or {fix}")
+    if "config.json" not in files:
+        raise BundleError(f"{path} does not list {sub.name}/config.json, which every component needs: {fix}")
+    weights = read_json(sub / "config.json").get("weights")
+    if weights not in files:
+        raise BundleError(f"{sub / 'config.json'} names the weights {weights!r}, which {path} does not list: {fix}")
 
 
 def summary(folder: str | Path, manifest: dict) -> dict:

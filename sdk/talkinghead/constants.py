@@ -6,5 +6,8 @@ SAMPLES_PER_FRAME = SAMPLE_RATE // FPS  # 640: one frame of audio
 FRAME_MS = 1000 / FPS                   # 40 ms: one frame of audio
 
 CROP_SIZES = (256, 512)                 # face-crop sides the renderer works at
+# Longest photo side kept: time and memory grow with the frame area, and H.264 levels end at
+# 8192×4320. Larger photos are downscaled once, when prepared.
+MAX_SIDE = 4096
 
 TEMPERATURE = 1.2                       # default diffusion sampling temperature (noise scale)

@@ -118,18 +118,18 @@ class RunningLoudness:
 def audio_chunks(source, sample_rate: int = SAMPLE_RATE, block: int = SAMPLE_RATE // 2) -> Iterator[np.ndarray]:
     """16 kHz mono float32 chunks from a file path or an iterable of arrays.
 
-    Files at 16 kHz that soundfile reads are read block by block (flat memory for any length);
-    other files are decoded whole by `load_audio` (ffmpeg/resampling) and then sliced.
+    Files are decoded block by block, about `block` samples per chunk, so memory stays flat
+    for any length; they equal `load_audio` of the file (soundfile formats are resampled
+    chunk by chunk exactly as whole, ffmpeg formats are resampled by ffmpeg as it decodes).
     Arrays: 1-D (or N×C, averaged) float or integer PCM at `sample_rate`.
     """
     from pathlib import Path
 
-    from ..media.audio import load_audio
+    from ..media.audio import file_blocks
 
     if isinstance(source, (str, Path)):
-        yield from _file_chunks(Path(source), block, load_audio)
-        return
-    if isinstance(source, np.ndarray):
+        source, sample_rate = file_blocks(source, block)
+    elif isinstance(source, np.ndarray):
         source = [source]
     resampler = None if sample_rate == SAMPLE_RATE else _ChunkResampler(sample_rate)
     for chunk in source:
@@ -137,22 +137,6 @@ def audio_chunks(source, sample_rate: int = SAMPLE_RATE, block: int = SAMPLE_RAT
         yield resampler(chunk) if resampler else chunk
     if resampler:
         yield resampler.flush()
-
-
-def _file_chunks(path, block, load_audio) -> Iterator[np.ndarray]:
-    import soundfile as sf
-
-    try:
-        info = sf.info(str(path))
-    except Exception:  # not a soundfile format (mp3, m4a, video...): ffmpeg decodes it whole
-        info = None
-    if info is None or info.samplerate != SAMPLE_RATE:
-        audio = load_audio(path)
-        for i in range(0, len(audio), block):
-            yield audio[i:i + block]
-        return
-    for data in sf.blocks(str(path), blocksize=block, dtype="float32", always_2d=True):
-        yield data.mean(axis=1)
 
 
 class _ChunkResampler:

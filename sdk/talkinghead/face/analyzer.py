@@ -22,6 +22,10 @@ from .landmarks import IrisModel, MeshModel
 from .roi import Roi, roi_from_points
 
 FACE_ROI_SCALE = 1.5  # crop side / face extent, as the mesh model was trained
+# Detections scoring this far below the best one are false positives (hands, patterns), not
+# faces: a real face next to a confident one scores close to it (two people: 0.93 and 0.90;
+# folded hands below a 0.93 face: 0.5-0.65).
+SCORE_MARGIN = 0.25
 # Bump when the landmarks change for the same input: prepared caches are then re-analysed.
 ANALYZER_VERSION = 2
 
@@ -76,8 +80,9 @@ class FaceAnalyzer:
     def analyze(self, image, face_index: int | None = None) -> Face:
         """The face in a photo (path or RGB array).
 
-        face_index: which face when there are several, counted left to right. By default
-        the largest face is used and a MultipleFacesWarning says so.
+        face_index: which face when there are several, counted left to right. By default the
+        most prominent plausible face is used (see `_ranked`), and a MultipleFacesWarning says
+        so when there are several; a detection the landmark model rejects gives way to the next.
         """
         small, scale, detections = self._detect(load_image(image))
         if not detections:
@@ -87,25 +92,26 @@ class FaceAnalyzer:
             if not 0 <= face_index < len(detections):
                 raise NoFaceFoundError(f"face_index={face_index}, but the image has "
                                        f"{len(detections)} face(s): pick 0..{len(detections) - 1}.")
-            chosen = detections[face_index]
+            candidates = [detections[face_index]]
         else:
-            index = int(np.argmax([d.size for d in detections]))
-            chosen = detections[index]
-            if len(detections) > 1:
-                warnings.warn(f"{len(detections)} faces found; using the largest (index "
+            candidates = _ranked(detections)
+        sizes = [d.size / scale for d in candidates]
+        if max(sizes) < self.min_face_size:
+            raise FaceTooSmallError(f"the face is {max(sizes):.0f} px wide; at least {self.min_face_size} px "
+                                    "is needed: use a larger photo or one taken closer.")
+        candidates = [d for d, size in zip(candidates, sizes) if size >= self.min_face_size]
+        for tried, chosen in enumerate(candidates):
+            face = self._from_detection(small, chosen)
+            if face is None:
+                continue
+            if len(candidates) - tried > 1:  # the untried candidates are plausible faces too
+                index = next(i for i, d in enumerate(detections) if d is chosen)
+                warnings.warn(f"{len(candidates) - tried} faces found; using the largest clear one (index "
                               f"{index} left to right). Pass face_index to choose.",
                               MultipleFacesWarning, stacklevel=2)
-        size = chosen.size / scale
-        if size < self.min_face_size:
-            raise FaceTooSmallError(f"the face is {size:.0f} px wide; at least {self.min_face_size} px "
-                                    "is needed: use a larger photo or one taken closer.")
-        roi = _roi_from_detection(chosen)
-        mesh, _ = self.mesh_model(small, roi)
-        face = self._refine(small, mesh, chosen.score)
-        if face is None:
-            raise NoFaceFoundError("a face was detected but the landmark model rejected it: "
-                                   "use a clearer, more frontal photo.")
-        return _rescale(face, 1.0 / scale)
+            return _rescale(face, 1.0 / scale)
+        raise NoFaceFoundError("a face was detected but the landmark model rejected it: "
+                               "use a clearer, more frontal photo.")
 
     # -- video ----------------------------------------------------------------------------
     def track(self, frames: Iterable[np.ndarray]) -> Iterator[Face | None]:
@@ -117,13 +123,15 @@ class FaceAnalyzer:
             if previous is not None:
                 face = self._refine(small, previous.mesh[:topo.NUM_MESH] * scale, previous.score)
             if face is None:
-                detections = self.detector(small)
-                if detections:
-                    best = max(detections, key=lambda d: d.size)
-                    mesh, _ = self.mesh_model(small, _roi_from_detection(best))
-                    face = self._refine(small, mesh, best.score)
+                faces = (self._from_detection(small, d) for d in _ranked(self.detector(small)))
+                face = next((f for f in faces if f is not None), None)
             previous = None if face is None else _rescale(face, 1.0 / scale)
             yield previous
+
+    def _from_detection(self, image: np.ndarray, d: Detection) -> Face | None:
+        """The face in a detection's region; None if the landmark model sees no face there."""
+        mesh, _ = self.mesh_model(image, _roi_from_detection(d))
+        return self._refine(image, mesh, d.score)
 
     def _refine(self, image: np.ndarray, mesh: np.ndarray, score: float) -> Face | None:
         """Mesh on the region a previous mesh defines, plus iris; None if no face is there."""
@@ -133,6 +141,16 @@ class FaceAnalyzer:
             return None
         full = self.iris_model.refine(image, mesh)
         return Face(mesh=full.astype(np.float32), roi=roi, score=float(min(score, presence)))
+
+
+def _ranked(detections: list[Detection]) -> list[Detection]:
+    """The plausible faces, most prominent first: detections scoring within SCORE_MARGIN of the
+    best one, ranked by score × size (a larger face wins unless it is much less certain)."""
+    if not detections:
+        return []
+    best = max(d.score for d in detections)
+    plausible = [d for d in detections if d.score >= best - SCORE_MARGIN]
+    return sorted(plausible, key=lambda d: -d.score * d.size)
 
 
 def _roi_from_detection(d: Detection) -> Roi:

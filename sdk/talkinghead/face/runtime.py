@@ -1,6 +1,7 @@
 """Compile a `.tflite` model with OpenVINO on the CPU in fp32."""
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,7 +16,8 @@ def _core():
 
 
 class CompiledModel:
-    """A compiled OpenVINO model called with one NHWC float32 array, returning named outputs."""
+    """A compiled OpenVINO model called with one NHWC float32 array, returning named outputs.
+    Thread-safe: each calling thread gets its own infer request on the shared compiled model."""
 
     def __init__(self, path: Path, num_threads: int | None = None):
         # fp32 on purpose: OpenVINO defaults to bf16 on CPUs that have it, which moves
@@ -24,10 +26,12 @@ class CompiledModel:
         if num_threads:
             config["INFERENCE_NUM_THREADS"] = int(num_threads)
         self._compiled = _core().compile_model(str(path), "CPU", config)
-        self._request = self._compiled.create_infer_request()
+        self._local = threading.local()
         self.output_names = [out.get_any_name() for out in self._compiled.outputs]
 
     def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        self._request.infer({0: np.ascontiguousarray(x, dtype=np.float32)})
-        return {name: self._request.get_output_tensor(i).data.copy()
-                for i, name in enumerate(self.output_names)}
+        if not hasattr(self._local, "request"):  # an infer request runs one inference at a time
+            self._local.request = self._compiled.create_infer_request()
+        request = self._local.request
+        request.infer({0: np.ascontiguousarray(x, dtype=np.float32)})
+        return {name: request.get_output_tensor(i).data.copy() for i, name in enumerate(self.output_names)}

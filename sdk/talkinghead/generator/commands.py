@@ -1,14 +1,17 @@
 """Command-line entries of the generator: `generate`, `stream`, `prepare-avatar`, `info`."""
 from __future__ import annotations
 
+import functools
 import json
+import signal
 import sys
+import threading
 import time
 from dataclasses import fields
 from pathlib import Path
 
 from ..backends import BACKENDS
-from ..constants import SAMPLE_RATE
+from ..constants import MAX_SIDE, SAMPLE_RATE
 from ..paths import example_file
 from .config import GAZE_MODES, GenerationConfig
 
@@ -57,7 +60,15 @@ def _common(p, audio_help: str) -> None:
                    help="runtime for the renderer's network: auto picks the fastest installed")
     p.add_argument("--face-index", type=int, default=None, help="which face when the photo has several "
                    "(left to right; default the largest)")
+    p.add_argument("--num-threads", type=int, default=None, help="at most this many threads for each runtime "
+                   "and kernel (default: all cores)")
+    _add_max_side(p)
     _add_options(p)
+
+
+def _add_max_side(p) -> None:
+    p.add_argument("--max-side", type=int, default=MAX_SIDE, help="photos with a longer side are "
+                   "downscaled to this many pixels (default %(default)s)")
 
 
 def _config(args) -> GenerationConfig:
@@ -67,7 +78,8 @@ def _config(args) -> GenerationConfig:
 def _setup(args):
     from .generator import Generator
 
-    gen = Generator.from_pretrained(args.bundle, backend=args.backend, config=_config(args))
+    gen = Generator.from_pretrained(args.bundle, backend=args.backend, config=_config(args),
+                                    num_threads=args.num_threads, max_side=args.max_side)
     image = Path(args.image) if args.image else example_file("portrait.png")
     if image.suffix.lower() == ".npz":
         from ..render.avatar import Avatar
@@ -76,7 +88,31 @@ def _setup(args):
     return gen, gen.prepare(image, face_index=args.face_index)
 
 
+def _exit_on_sigterm(command):
+    """Run a command so that SIGTERM unwinds it like Ctrl+C does: the writers' cleanup runs
+    (ffmpeg killed, temporary files removed) and the process exits with 143 (128 + SIGTERM)."""
+    @functools.wraps(command)
+    def run(args) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return command(args)  # signal handlers can only be set in the main thread
+        previous = signal.signal(signal.SIGTERM, _terminate)
+        try:
+            return command(args)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    return run
+
+
+def _terminate(signum, frame) -> None:
+    signal.signal(signum, signal.SIG_IGN)  # a repeated SIGTERM must not cut the cleanup short
+    raise SystemExit(128 + signum)
+
+
+@_exit_on_sigterm
 def _generate(args) -> None:
+    from .generator import check_out
+
+    check_out(args.out)  # before loading anything
     gen, avatar = _setup(args)
     audio = args.audio or example_file("speech.flac")
     result = gen.generate(avatar, audio, out=args.out, num_samples=args.num_samples, progress=True)
@@ -95,9 +131,12 @@ def _stdin_chunks(block: int = 3200):
         yield np.frombuffer(data[:len(data) // 2 * 2], dtype="<i2")
 
 
+@_exit_on_sigterm
 def _stream(args) -> None:
     from ..media.stream_writer import StreamWriter
+    from .generator import check_out
 
+    out = check_out(args.out)  # before loading anything
     gen, avatar = _setup(args)
     if args.audio == "-":
         audio, rate = _stdin_chunks(), args.sample_rate
@@ -106,7 +145,8 @@ def _stream(args) -> None:
     size = (avatar.image.shape[1], avatar.image.shape[0]) if args.paste_back else (args.crop_size,) * 2
     start, first, frames = time.perf_counter(), None, 0
     print(f"look-ahead {gen.lookahead_ms(args.chunk_frames):.0f} ms", file=sys.stderr)
-    with StreamWriter(args.out, *size, fps=args.fps) as writer:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with StreamWriter(out, *size, fps=args.fps) as writer:
         for chunk in gen.stream(avatar, audio, sample_rate=rate, chunk_frames=args.chunk_frames):
             first = first or time.perf_counter() - start
             frames += len(chunk.frames)
@@ -119,7 +159,7 @@ def _stream(args) -> None:
 def _prepare_avatar(args) -> None:
     from .generator import Generator
 
-    gen = Generator.from_pretrained(args.bundle, backend="torch")
+    gen = Generator.from_pretrained(args.bundle, backend="torch", max_side=args.max_side)
     path = gen.prepare(args.image, face_index=args.face_index).save(args.out)
     print(f"wrote {path}")
 
@@ -151,6 +191,7 @@ def register(commands, train, evaluate) -> None:
     p.add_argument("--out", required=True, help="avatar file to write (.npz)")
     p.add_argument("--bundle", default=None, help="bundle folder (default: the embedded default bundle)")
     p.add_argument("--face-index", type=int, default=None, help="which face when the photo has several")
+    _add_max_side(p)
     p.set_defaults(run=_prepare_avatar)
 
     p = commands.add_parser("info", help="a bundle's versions, components, sizes and data licences (verified)")

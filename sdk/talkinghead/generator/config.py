@@ -1,6 +1,8 @@
 """GenerationConfig: every control of a generation in one validated dataclass."""
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, fields, replace
 
 from ..constants import CROP_SIZES, FPS
@@ -8,6 +10,9 @@ from ..errors import InvalidOptionError
 from ..prior.options import SamplingOptions
 
 GAZE_MODES = ("free", "camera")
+# Seeds are 0 <= seed < 2**63: torch seeds take up to 2**64 - 1, which leaves room for the
+# sample offsets (sample k uses seed + k); streaming derives its per-window seeds by hashing.
+SEED_LIMIT = 2**63
 
 
 @dataclass(frozen=True)
@@ -20,7 +25,7 @@ class GenerationConfig:
     expression_scale: multiplier of the upper-face expression codes (brows, cheeks).
     guidance_scale: classifier-free guidance on audio (1 = off); steps: denoising steps;
     temperature: scales the sampling noise (0 = the most likely motion, same for every seed).
-    seed: the first sample's seed; sample k uses seed + k.
+    seed: the first sample's seed, an integer in [0, 2**63); sample k uses seed + k.
     ref_pose: start from the portrait's own pose and expression, so the head moves around it.
     crop_size: face crop side the renderer works at (512 quality, 256 speed).
     fps: output frame rate (the models run at 25 fps; other rates interpolate the motion).
@@ -41,25 +46,32 @@ class GenerationConfig:
 
     def __post_init__(self):
         checks = [
-            (0 <= self.motion_scale <= 3, "motion_scale must be in [0, 3] (0 = still head, 1 = natural)"),
-            (self.blink_rate is None or 0 <= self.blink_rate <= 60,
-             "blink_rate must be None (natural) or blinks per minute in [0, 60]"),
-            (self.gaze in GAZE_MODES, f"gaze must be one of {GAZE_MODES}"),
-            (0 <= self.expression_scale <= 3, "expression_scale must be in [0, 3]"),
-            (0 <= self.guidance_scale <= 10, "guidance_scale must be in [0, 10] (1 = no guidance)"),
-            (isinstance(self.steps, int) and 1 <= self.steps <= 200, "steps must be an integer in [1, 200]"),
-            (0 <= self.temperature <= 3, "temperature must be in [0, 3]"),
-            (isinstance(self.seed, int) and self.seed >= 0, "seed must be a non-negative integer"),
-            (self.crop_size in CROP_SIZES, f"crop_size must be one of {CROP_SIZES}"),
-            (1 <= self.fps <= 120, "fps must be in [1, 120]"),
+            ("motion_scale", _real_in(self.motion_scale, 0, 3),
+             "in [0, 3], a number (0 = still head, 1 = natural)"),
+            ("blink_rate", self.blink_rate is None or _real_in(self.blink_rate, 0, 60),
+             "None (natural) or blinks per minute in [0, 60], a number"),
+            ("gaze", isinstance(self.gaze, str) and self.gaze in GAZE_MODES, f"one of {GAZE_MODES}"),
+            ("expression_scale", _real_in(self.expression_scale, 0, 3), "in [0, 3], a number"),
+            ("guidance_scale", _real_in(self.guidance_scale, 0, 10), "in [0, 10], a number (1 = no guidance)"),
+            ("steps", _is_int(self.steps) and 1 <= self.steps <= 200, "an integer in [1, 200]"),
+            ("temperature", _real_in(self.temperature, 0, 3), "in [0, 3], a number"),
+            ("seed", _is_int(self.seed) and 0 <= self.seed < SEED_LIMIT, "an integer in [0, 2**63 - 1]"),
+            ("ref_pose", isinstance(self.ref_pose, bool), "True or False"),
+            ("crop_size", _is_int(self.crop_size) and self.crop_size in CROP_SIZES, f"one of {CROP_SIZES}"),
+            ("fps", _real_in(self.fps, 1, 120), "in [1, 120], a number"),
+            ("paste_back", isinstance(self.paste_back, bool), "True or False"),
         ]
-        for ok, message in checks:
+        for name, ok, allowed in checks:
             if not ok:
-                raise InvalidOptionError(f"{message}; got {self._value_in(message)}.")
-
-    def _value_in(self, message: str):
-        name = message.split()[0]
-        return f"{name}={getattr(self, name)!r}"
+                raise InvalidOptionError(f"{name} must be {allowed}; got {name}={getattr(self, name)!r}.")
+        # plain Python numbers from here on (numpy integers would wrap in seed arithmetic);
+        # the annotations are strings (postponed evaluation)
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type == "int":
+                object.__setattr__(self, f.name, int(value))
+            elif f.type.startswith("float") and value is not None:
+                object.__setattr__(self, f.name, float(value))
 
     def updated(self, **changes) -> "GenerationConfig":
         """A copy with some fields changed (unknown names are an error, values re-validated)."""
@@ -72,3 +84,15 @@ class GenerationConfig:
     def sampling_options(self) -> SamplingOptions:
         return SamplingOptions(steps=self.steps, guidance_scale=self.guidance_scale,
                                temperature=self.temperature, blink_rate=self.blink_rate)
+
+
+def _is_int(value) -> bool:
+    """An integer (Python or numpy), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _real_in(value, lo: float, hi: float) -> bool:
+    """A finite real number (integer or float, Python or numpy; not a bool or a string) in [lo, hi]."""
+    real = _is_int(value) or (isinstance(value, numbers.Real) and not isinstance(value, bool)
+                              and math.isfinite(value))
+    return real and lo <= value <= hi

@@ -6,27 +6,36 @@
     for chunk in gen.stream(avatar, audio_chunks): # frames as the audio arrives
         ...
 
+One Generator may be shared by several threads: each runtime gives every thread its own infer
+request and the lazily built parts are created under a lock.
+
 Pipeline per video: audio features -> audio encoder -> lip codes (lip model) and
 non-lip codes (diffusion prior, sampled per seed) -> user controls -> meshes composed on the
 portrait's neutral -> renderer (warp, mouth and eyes, refinement, paste-back) -> frames/mp4.
 """
 from __future__ import annotations
 
+import numbers
+import os
 import shutil
+import threading
 import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from ..animate import MotionModels
 from ..backends import resolve_backend
 from ..bundle import default_bundle_dir, summary, verify, write_manifest
-from ..constants import FRAME_MS, SAMPLE_RATE, SAMPLES_PER_FRAME
+from ..constants import FRAME_MS, MAX_SIDE, SAMPLE_RATE, SAMPLES_PER_FRAME
 from ..errors import AudioTooShortError, BundleError, InvalidOptionError
 from ..media.audio import load_audio
+from ..media.image import fit_within, load_image
 from ..media.video import VideoWriter
 from ..motion import MotionBasis, compose
 from ..render.avatar import Avatar
@@ -72,28 +81,44 @@ class StreamChunk:
 
 
 class Generator:
+    """num_threads caps the threads of the refinement runtime, the face analyzer and the resample
+    kernel of this generator (None: each uses all cores). torch's thread count is process-wide:
+    it is set (torch.set_num_threads) only when num_threads is given, and then holds for every
+    torch user in the process. max_side: photos with a longer side are downscaled to it."""
+
     def __init__(self, folder: Path, manifest: dict, basis: MotionBasis, motion: MotionModels,
-                 refine: RefineNet, config: GenerationConfig = GenerationConfig(), backend: str = "torch"):
+                 refine: RefineNet, config: GenerationConfig = GenerationConfig(), backend: str = "torch",
+                 *, num_threads: int | None = None, max_side: int = MAX_SIDE):
+        self.num_threads = _positive_int("num_threads", num_threads, none_ok=True)
+        self.max_side = _positive_int("max_side", max_side)
         self.folder, self.manifest = folder, manifest
         self.basis, self.motion, self.config, self.backend = basis, motion, config, backend
-        self._refine = refine_for_backend(refine, backend)
+        if self.num_threads is not None:
+            torch.set_num_threads(self.num_threads)
+        self._refine = refine_for_backend(refine, backend, self.num_threads)
         self._renderers: dict[int, Renderer] = {}
         self._analyzer = None
+        self._lock = threading.Lock()  # guards the lazy creation of _renderers and _analyzer
 
     # -- bundles ------------------------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, *, backend: str = "auto",
-                        config: GenerationConfig | None = None) -> "Generator":
+                        config: GenerationConfig | None = None, num_threads: int | None = None,
+                        max_side: int = MAX_SIDE) -> "Generator":
         """Load a bundle folder (default: the one embedded in the package). Every file's sha256
-        is checked against bundle.json; the file at fault is named. Nothing is unpickled."""
+        is checked against bundle.json; the file at fault is named. Nothing is unpickled.
+        num_threads, max_side: see Generator."""
+        _positive_int("num_threads", num_threads, none_ok=True)  # before the slow loading
+        _positive_int("max_side", max_side)
         folder = Path(path) if path is not None else default_bundle_dir()
         manifest = verify(folder)
         missing = [c for c in COMPONENTS if c not in manifest.get("components", {})]
         if missing:
             raise BundleError(f"bundle {folder} lacks the component(s) {missing} a generator needs.")
         backend = resolve_backend(backend)
-        return cls(folder, manifest, MotionBasis.load(folder / "motion"), MotionModels.load(folder),
-                   RefineNet.load(folder / "render"), config or GenerationConfig(), backend)
+        basis = MotionBasis.load(folder / "motion")
+        return cls(folder, manifest, basis, MotionModels.load(folder, basis.layout), RefineNet.load(folder / "render"),
+                   config or GenerationConfig(), backend, num_threads=num_threads, max_side=max_side)
 
     def save_pretrained(self, folder: str | Path) -> Path:
         """Write this generator's bundle to `folder` (which must not exist yet); atomic."""
@@ -117,18 +142,23 @@ class Generator:
         return {**summary(self.folder, self.manifest), "backend": self.backend}
 
     # -- portraits ------------------------------------------------------------------------------
-    def prepare(self, image, face_index: int | None = None, crop_size: int | None = None) -> Avatar:
+    def prepare(self, image, face_index: int | None = None, crop_size: int | None = None,
+                max_side: int | None = None) -> Avatar:
         """Analyse a portrait (path or RGB array) once: `Avatar` to pass to generate/stream.
 
         face_index picks a face when the photo has several (left to right; default the largest).
+        max_side (default: the generator's, 4096): a photo with a longer side is downscaled to
+        it here, with a warning; the frames then have the downscaled size.
         """
-        from ..face import FaceAnalyzer
-        from ..media.image import load_image
-
-        image = load_image(image)
-        if self._analyzer is None:
-            self._analyzer = FaceAnalyzer()
-        face = self._analyzer.analyze(image, face_index=face_index)
+        limit = self.max_side if max_side is None else _positive_int("max_side", max_side)
+        image = load_image(image)  # H×W×3 uint8
+        h, w = image.shape[:2]
+        if max(h, w) > limit:
+            image, _ = fit_within(image, limit)  # uint8 throughout: no full-size float copy
+            warnings.warn(f"the portrait is {w}×{h} px; it is downscaled to {image.shape[1]}×{image.shape[0]} "
+                          f"(max_side={limit}). Pass a larger max_side to Generator.from_pretrained or "
+                          "prepare (CLI --max-side) to keep more pixels.", stacklevel=2)
+        face = self._face_analyzer().analyze(image, face_index=face_index)
         return self._renderer(crop_size or self.config.crop_size).prepare(image, face=face, basis=self.basis)
 
     # -- offline generation -----------------------------------------------------------------------
@@ -141,18 +171,20 @@ class Generator:
         avatar: an Avatar from `prepare`, or an image path/array (prepared here).
         options: any GenerationConfig field (seed, motion_scale, blink_rate, gaze, ...),
         overriding `config` (default: the generator's config). Sample k uses seed + k.
-        out: an .mp4 path (H.264 + AAC, written atomically); with num_samples > 1 each sample
-        goes to <stem>_seed<N>.mp4. Without out, frames are returned as T×H×W×3 uint8.
+        out: an .mp4 path (H.264 + AAC), checked before any work; with num_samples > 1 each
+        sample goes to <stem>_seed<N>.mp4. All or nothing: the samples are encoded to hidden
+        temporary files, renamed onto their paths only once every sample has succeeded, and
+        deleted on any failure. Without out, frames are returned as T×H×W×3 uint8.
         callback(done, total) is called after every frame; an exception in it stops the
-        generation and no partial mp4 is left behind.
+        generation and no mp4 is left behind.
         Returns a Video, or a list of them when num_samples > 1.
         """
         config = self._config(config, options)
-        if not isinstance(num_samples, int) or num_samples < 1:
-            raise InvalidOptionError(f"num_samples must be a positive integer; got {num_samples!r}.")
+        num_samples = _positive_int("num_samples", num_samples)
+        seeds = [config.seed + k for k in range(num_samples)]
+        paths = None if out is None else [_sample_path(out, seed, num_samples) for seed in seeds]
         avatar = self._avatar(avatar, config.crop_size)
         speech = load_audio(audio, sample_rate)
-        seeds = [config.seed + k for k in range(num_samples)]
         codes = self.motion.codes(features_in_blocks(speech), seeds, config.sampling_options(),
                                   start=self._start(config))                        # K×T×28
         total = output_frames(len(speech), config.fps)
@@ -170,7 +202,7 @@ class Generator:
             if callback is not None:
                 callback(done, total * num_samples)
 
-        videos = []
+        videos, written = [], []  # written: (temporary, final) path of each encoded sample
         try:
             for k, seed in enumerate(seeds):
                 track = FrameRateConverter(config.fps).push(apply_controls(codes[k], config), final_count=total)
@@ -179,10 +211,17 @@ class Generator:
                 if out is None:
                     video.frames = np.stack(list(frames))
                 else:
-                    video.path = self._write(frames, _sample_path(out, seed, num_samples), avatar, config, speech)
+                    tmp = paths[k].with_name(f".{paths[k].name}.{uuid.uuid4().hex[:8]}.tmp")
+                    written.append((tmp, paths[k]))
+                    self._write(frames, tmp, avatar, config, speech)
+                    video.path = paths[k]
                 videos.append(video)
+            for tmp, path in written:  # every sample succeeded: publish them together
+                os.replace(tmp, path)
         finally:
             bar.close()
+            for tmp, _ in written:
+                tmp.unlink(missing_ok=True)
         return videos[0] if num_samples == 1 else videos
 
     # -- streaming ------------------------------------------------------------------------------
@@ -196,15 +235,22 @@ class Generator:
         `lookahead_ms(chunk_frames)` past its start has arrived. Memory stays flat for any
         length. The loudness normalisation uses the audio so far (or a fixed `gain_db`).
         A seed gives a different performance here than in `generate` (shorter prior windows).
+        The options and the avatar are checked (and an image prepared) by this call, before
+        the first chunk is asked for.
         """
         config = self._config(config, options)
+        chunk_frames = _positive_int("chunk_frames", chunk_frames)
         avatar = self._avatar(avatar, config.crop_size)
         features = FeatureStream(gain_db)
         motion = MotionStream(self.motion, config.sampling_options(), config.seed, chunk_frames,
-                              start=self._start(config))
+                              start=self._start(config))  # checks chunk_frames against the prior's window
+        return self._stream(avatar, audio_chunks(audio, sample_rate), config, features, motion, chunk_frames)
+
+    def _stream(self, avatar: Avatar, chunks: Iterable[np.ndarray], config: GenerationConfig,
+                features: FeatureStream, motion: MotionStream, chunk_frames: int) -> Iterator[StreamChunk]:
         rate = FrameRateConverter(config.fps)
         pending = _AudioQueue(config.fps)
-        for chunk in audio_chunks(audio, sample_rate):
+        for chunk in chunks:
             pending.push(chunk)
             features.push(chunk)
             motion.push(features.pull())
@@ -230,9 +276,18 @@ class Generator:
         return (config or self.config).updated(**options) if options else (config or self.config)
 
     def _renderer(self, crop_size: int) -> Renderer:
-        if crop_size not in self._renderers:
-            self._renderers[crop_size] = Renderer(self._refine, crop_size)
-        return self._renderers[crop_size]
+        with self._lock:
+            if crop_size not in self._renderers:
+                self._renderers[crop_size] = Renderer(self._refine, crop_size, self.num_threads)
+            return self._renderers[crop_size]
+
+    def _face_analyzer(self):
+        from ..face import FaceAnalyzer
+
+        with self._lock:
+            if self._analyzer is None:
+                self._analyzer = FaceAnalyzer(num_threads=self.num_threads)
+            return self._analyzer
 
     def _avatar(self, avatar, crop_size: int) -> Avatar:
         if not isinstance(avatar, Avatar):
@@ -275,11 +330,35 @@ class Generator:
                               timestamps=timestamps, codes=part)
 
 
-def _sample_path(out: str | Path, seed: int, num_samples: int) -> Path:
+def check_out(out: str | Path) -> Path:
+    """`out` as a Path if an mp4 can be created there (missing folders are made), else an
+    InvalidOptionError naming the path and the fix."""
     out = Path(out)
+    if out.is_dir():
+        raise InvalidOptionError(f"out {out} is an existing folder; give the path of an .mp4 file, "
+                                 f"e.g. {out / 'talk.mp4'}.")
     if out.suffix.lower() != ".mp4":
-        raise InvalidOptionError(f"out must be an .mp4 path; got {out}.")
-    return out if num_samples == 1 else out.with_name(f"{out.stem}_seed{seed}{out.suffix}")
+        raise InvalidOptionError(f"out must be an .mp4 path; got {out}: use e.g. {out.with_suffix('.mp4')}.")
+    folder = next(p for p in out.parents if p.exists())  # the nearest existing ancestor
+    if not folder.is_dir():
+        raise InvalidOptionError(f"cannot write {out}: {folder} is a file, not a folder; choose an out "
+                                 "path inside a folder.")
+    return out
+
+
+def _sample_path(out: str | Path, seed: int, num_samples: int) -> Path:
+    out = check_out(out)
+    return out if num_samples == 1 else check_out(out.with_name(f"{out.stem}_seed{seed}{out.suffix}"))
+
+
+def _positive_int(name: str, value, none_ok: bool = False) -> int | None:
+    """`value` as an int if it is a positive integer (or None when allowed), else InvalidOptionError."""
+    if value is None and none_ok:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        allowed = "None or a positive integer" if none_ok else "a positive integer"
+        raise InvalidOptionError(f"{name} must be {allowed}; got {value!r}.")
+    return int(value)
 
 
 class _AudioQueue:

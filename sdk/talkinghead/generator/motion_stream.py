@@ -61,7 +61,7 @@ class MotionStream:
         cond = self.models.audio_condition(self.features[lo - self.offset:hi - self.offset])  # n×C
         lips = self.models.lip(cond[None])[0, a - lo:b - lo]                                  # n×L
         cond = cond[a - lo:b - lo]
-        seed = (self.seed << 20) + self.index  # a fresh noise draw per chunk, fixed by the seed
+        seed = _window_seed(self.seed, self.index)
         if self.history_codes is None:
             non_lip = sample_motion(self.models.prior, cond, [seed], self.options, start=self.start)[0]
         else:
@@ -77,6 +77,12 @@ class MotionStream:
         drop = max(b - LEFT, self.offset) - self.offset
         self.features, self.offset = self.features[drop:], self.offset + drop
         return torch.cat([non_lip, lips], dim=-1).numpy()
+
+
+def _window_seed(seed: int, index: int) -> int:
+    """A fresh noise draw per chunk, fixed by the seed: (seed, chunk index) hashed to 64 bits,
+    so any seed and any number of chunks fit a torch seed (shifting the seed would overflow)."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1, np.uint64)[0])
 
 
 def _tail(old: torch.Tensor | None, new: torch.Tensor, keep: int) -> torch.Tensor:

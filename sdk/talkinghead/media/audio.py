@@ -8,8 +8,9 @@ from __future__ import annotations
 import math
 import os
 import subprocess
+import tempfile
 from pathlib import Path
-from typing import Optional, Union
+from typing import Iterator, Optional, Union
 
 import numpy as np
 import soundfile as sf
@@ -189,64 +190,116 @@ def _to_mono(samples: np.ndarray, name: str) -> np.ndarray:
     )
 
 
+def file_blocks(source: Union[str, os.PathLike], block: int) -> tuple[Iterator[np.ndarray], int]:
+    """(float32 mono blocks, their sample rate) of an audio file, decoded as they are read.
+
+    Decodes as `load_audio` does before it resamples: wav/flac/ogg are read by soundfile at
+    the file's own rate, in blocks of `block` samples scaled to that rate (so about `block`
+    once at 16 kHz); other formats by an ffmpeg pipe at 16 kHz, `block` samples at a time.
+    Path errors are raised here; decoding errors as the blocks are read.
+    """
+    path = Path(source)
+    _check_path(path)
+    if _format(path) not in FFMPEG_FORMATS:
+        try:
+            rate = sf.info(str(path)).samplerate
+            return _soundfile_blocks(path, max(1, block * rate // SAMPLE_RATE)), rate
+        except sf.LibsndfileError as soundfile_error:
+            ffmpeg = _fallback_ffmpeg(path, soundfile_error)
+    else:
+        ffmpeg = ffmpeg_executable()
+    return _ffmpeg_blocks(ffmpeg, path, block), SAMPLE_RATE
+
+
 def _read_file(path: Path) -> tuple[np.ndarray, int]:
     """Decode an audio file to (mono float32 samples, sample rate)."""
+    _check_path(path)
+    if _format(path) not in FFMPEG_FORMATS:
+        try:
+            samples, rate = sf.read(path, dtype="float32", always_2d=True)
+            return samples.mean(axis=1, dtype=np.float32), rate
+        except sf.LibsndfileError as soundfile_error:
+            ffmpeg = _fallback_ffmpeg(path, soundfile_error)
+    else:
+        ffmpeg = ffmpeg_executable()
+    blocks = _ffmpeg_blocks(ffmpeg, path, 10 * SAMPLE_RATE)  # 10 s per read
+    return np.concatenate([np.zeros(0, np.float32), *blocks]), SAMPLE_RATE
+
+
+def _check_path(path: Path) -> None:
     if not path.exists():
         raise InputFileNotFoundError(f"Audio file not found: {path}")
     if not path.is_file():
         raise AudioError(f"{path} is not a file. Pass the path of an audio file ({_FORMATS_TEXT}).")
-    if path.suffix.lower().lstrip(".") not in FFMPEG_FORMATS:
-        try:
-            samples, rate = sf.read(path, dtype="float32", always_2d=True)
-        except sf.LibsndfileError as soundfile_error:
-            # Not something libsndfile understands; ffmpeg may still decode it.
-            try:
-                return _decode_with_ffmpeg(path), SAMPLE_RATE
-            except FFmpegNotFoundError as missing:
-                raise AudioError(
-                    f"Cannot read {path} as audio ({soundfile_error}). Supported formats: "
-                    f"{_FORMATS_TEXT}; ffmpeg is not available: {missing}"
-                ) from soundfile_error
-        return samples.mean(axis=1, dtype=np.float32), rate
-    return _decode_with_ffmpeg(path), SAMPLE_RATE
 
 
-def _decode_with_ffmpeg(path: Path) -> np.ndarray:
-    """Decode the first audio stream of `path` to float32 mono 16 kHz via an ffmpeg pipe.
+def _format(path: Path) -> str:
+    return path.suffix.lower().lstrip(".")
+
+
+def _fallback_ffmpeg(path: Path, soundfile_error: Exception) -> str:
+    """The ffmpeg executable for a file libsndfile does not understand (ffmpeg may still decode it)."""
+    try:
+        return ffmpeg_executable()
+    except FFmpegNotFoundError as missing:
+        raise AudioError(
+            f"Cannot read {path} as audio ({soundfile_error}). Supported formats: "
+            f"{_FORMATS_TEXT}; ffmpeg is not available: {missing}"
+        ) from soundfile_error
+
+
+def _soundfile_blocks(path: Path, block: int) -> Iterator[np.ndarray]:
+    for data in sf.blocks(str(path), blocksize=block, dtype="float32", always_2d=True):  # block×C
+        yield data.mean(axis=1, dtype=np.float32)
+
+
+def _ffmpeg_blocks(ffmpeg: str, path: Path, block: int) -> Iterator[np.ndarray]:
+    """Float32 mono 16 kHz blocks of `block` samples of the first audio stream of `path`,
+    read from an ffmpeg pipe as it decodes.
 
     ffmpeg resamples to 16 kHz but keeps the channels: its own `-ac 1` downmix weights
     stereo channels by 1/sqrt(2) each, so it would come out 3 dB louder than the channel mean
     used for every other input. A WAV stream (rather than bare f32le) carries the channel count.
     """
     command = [
-        ffmpeg_executable(), "-nostdin", "-hide_banner", "-loglevel", "error",
+        ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
         "-i", str(path), "-map", "0:a:0",
         "-ar", str(SAMPLE_RATE), "-acodec", "pcm_f32le", "-f", "wav", "pipe:1",
     ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True)
-    if result.returncode != 0:
-        raise AudioError(
-            f"Cannot read {path} as audio. Supported formats: {_FORMATS_TEXT}. "
-            f"ffmpeg said:\n{stderr_tail(result.stderr)}"
-        )
-    return _wav_stream_to_mono(result.stdout, path)
+    # stderr goes to a file: a pipe nobody reads while decoding could fill up and stall ffmpeg
+    with tempfile.TemporaryFile() as log, \
+            subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log) as proc:
+        try:
+            channels = _wav_channels(proc.stdout)
+            frame = 4 * channels
+            while channels and (data := proc.stdout.read(block * frame)):
+                usable = len(data) // frame * frame  # only the very last read can end mid-frame
+                samples = np.frombuffer(data[:usable], dtype="<f4").reshape(-1, channels)  # n×C
+                yield samples.mean(axis=1, dtype=np.float32)
+        except GeneratorExit:  # the reader stopped early
+            proc.kill()
+            raise
+        proc.stdout.close()
+        if proc.wait() != 0:
+            log.seek(0)
+            raise AudioError(
+                f"Cannot read {path} as audio. Supported formats: {_FORMATS_TEXT}. "
+                f"ffmpeg said:\n{stderr_tail(log.read())}"
+            )
+    if not channels:
+        raise AudioError(f"Cannot read {path} as audio: ffmpeg produced no usable audio stream")
 
 
-def _wav_stream_to_mono(data: bytes, path: Path) -> np.ndarray:
-    """Channel mean of a float32 WAV as ffmpeg streams it (size fields unset, so the data
-    chunk is taken to run to the end of the stream)."""
+def _wav_channels(stream) -> int:
+    """Read a WAV header as ffmpeg streams it (size fields unset, so the data chunk is taken to
+    run to the end of the stream) up to the samples; their channel count, 0 if there is none."""
     channels = 0
-    pos = 12  # after "RIFF" <size> "WAVE"
-    while pos + 8 <= len(data):
-        kind, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+    stream.read(12)  # "RIFF" <size> "WAVE"
+    while len(header := stream.read(8)) == 8:
+        kind, size = header[:4], int.from_bytes(header[4:], "little")
+        if kind == b"data":
+            return channels
+        body = stream.read(size + (size & 1))
         if kind == b"fmt ":
-            channels = int.from_bytes(data[pos + 10 : pos + 12], "little")
-        elif kind == b"data":
-            if channels < 1:
-                break
-            payload = data[pos + 8 :]
-            usable = len(payload) // (4 * channels) * 4 * channels
-            samples = np.frombuffer(payload[:usable], dtype="<f4").reshape(-1, channels)
-            return samples.mean(axis=1, dtype=np.float32)
-        pos += 8 + size + (size & 1)
-    raise AudioError(f"Cannot read {path} as audio: ffmpeg produced no usable audio stream")
+            channels = int.from_bytes(body[2:4], "little")
+    return 0

@@ -111,8 +111,8 @@ class VideoWriter:
             executable = ffmpeg_executable()
             if self._audio is not None:
                 fd, wav = tempfile.mkstemp(prefix="talkinghead-", suffix=".wav")
+                self._wav_path = Path(wav)  # known to _cleanup before anything else can fail
                 os.close(fd)
-                self._wav_path = Path(wav)
                 sf.write(self._wav_path, self._audio, self._sample_rate, subtype="FLOAT")
             # stderr goes to a file, not a pipe: a pipe nobody drains while we block on
             # writing frames could fill up and deadlock both processes.
@@ -189,11 +189,14 @@ class VideoWriter:
             self._cleanup()
 
     def abort(self) -> None:
-        """Stop ffmpeg and delete the partial output; `path` is not touched."""
+        """Stop ffmpeg (killed and waited for) and delete the partial output and the temporary
+        WAV; `path` is not touched."""
         if self._proc is None:
             return
-        self._kill()
-        self._cleanup()
+        try:
+            self._kill()
+        finally:
+            self._cleanup()
 
     def _command(self, executable: str) -> list[str]:
         command = [
@@ -216,15 +219,17 @@ class VideoWriter:
         return command
 
     def _kill(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.kill()
-        self._proc.wait()
-        if self._proc.stdin and not self._proc.stdin.closed:
-            try:
-                self._proc.stdin.close()
-            except OSError:
-                pass  # the pipe's reader is gone; nothing left to flush
-        self._tmp_path.unlink(missing_ok=True)
+        try:
+            if self._proc.poll() is None:
+                self._proc.kill()
+            self._proc.wait()
+            if self._proc.stdin and not self._proc.stdin.closed:
+                try:
+                    self._proc.stdin.close()
+                except OSError:
+                    pass  # the pipe's reader is gone; nothing left to flush
+        finally:
+            self._tmp_path.unlink(missing_ok=True)
 
     def _stderr_tail(self) -> str:
         self._stderr.seek(0)

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BundleError
-from ..fileio import atomic_write, read_component_config, read_safetensors
+from ..face.topology import NUM_POINTS
+from ..fileio import atomic_write, read_component_config, read_safetensors, safetensors_shapes
 from .layout import CodeLayout
 
 FORMAT_VERSION = 1
@@ -55,17 +56,34 @@ class MotionBasis:
 
     @classmethod
     def load(cls, folder: str | Path) -> "MotionBasis":
+        """Read a basis written by `save`; its config and array shapes are checked first."""
         from safetensors.numpy import load_file
 
+        folder = Path(folder)
+        path, weights = folder / "config.json", folder / WEIGHTS_FILE
         config = read_component_config(folder, WEIGHTS_FILE,
                                        "rebuild it with `talkinghead fit-motion` or reinstall the bundle")
         if config.get("format_version") != FORMAT_VERSION:
-            raise BundleError(f"{Path(folder) / 'config.json'} has format_version {config.get('format_version')}, "
+            raise BundleError(f"{path} has format_version {config.get('format_version')}, "
                               f"this talkinghead reads {FORMAT_VERSION}: upgrade talkinghead or refit the basis.")
-        arrays = read_safetensors(Path(folder) / WEIGHTS_FILE, load_file)
-        missing = [name for name in _ARRAYS if name not in arrays]
-        if missing:
-            raise BundleError(f"{Path(folder) / WEIGHTS_FILE} lacks tensors {missing}: the file is corrupt.")
+        counts = [config.get("num_expression"), config.get("num_lip")]
+        if not all(type(n) is int and 0 <= n <= 3 * NUM_POINTS for n in counts):
+            raise BundleError(f"{path} has num_expression {counts[0]} and num_lip {counts[1]}; each must be an "
+                              f"integer from 0 to {3 * NUM_POINTS}: the file is corrupt; refit the basis.")
+        layout = CodeLayout(*counts)
+        point, mesh = (NUM_POINTS,), (NUM_POINTS, 3)
+        expected = {"mean_shape": mesh, "stable": point, "lip_region": point, "expression_region": point,
+                    "eye_region": point, "expression_basis": (layout.num_expression, *mesh),
+                    "lip_basis": (layout.num_lip, *mesh), "blink_basis": (2, *mesh),
+                    "code_mean": (layout.dim,), "code_std": (layout.dim,)}
+        found = safetensors_shapes(weights)
+        if found != expected:
+            wrong = [f"{k} is {found.get(k, 'missing')}, expected {v}"
+                     for k, v in expected.items() if found.get(k) != v]
+            wrong += [f"{k} is not a basis array" for k in sorted(found.keys() - expected.keys())]
+            raise BundleError(f"{weights} does not fit the layout of {path}: {'; '.join(wrong[:3])}: "
+                              "the file is corrupt; refit the basis or reinstall the bundle.")
+        arrays = read_safetensors(weights, load_file, np.isfinite)
         masks = {"stable", "lip_region", "expression_region", "eye_region"}
         fields = {name: (arrays[name] > 0.5 if name in masks else arrays[name].astype(np.float64))
                   for name in _ARRAYS}

@@ -42,13 +42,15 @@ class PastePlan:
         s = source.reshape(-1, 3)[self.band].astype(np.float32)
         return np.clip((r - s).mean(0), -MAX_DRIFT, MAX_DRIFT)
 
-    def __call__(self, image: np.ndarray, rendered: np.ndarray, source: np.ndarray) -> np.ndarray:
-        """New H×W×3 uint8 frame: image with the rendered S×S×3 crop blended in."""
+    def __call__(self, image: np.ndarray, rendered: np.ndarray, source: np.ndarray,
+                 num_threads: int | None = None) -> np.ndarray:
+        """New H×W×3 uint8 frame: image with the rendered S×S×3 crop blended in.
+        num_threads caps the resample kernel's threads (None: one per hardware thread)."""
         x0, y0, x1, y1 = self.box
         out = image.copy()
         if x1 <= x0 or y1 <= y0:
             return out
-        sample = remap_bilinear(rendered, self.coords).astype(np.float32)  # h×w×3
+        sample = remap_bilinear(rendered, self.coords, num_threads).astype(np.float32)  # h×w×3
         sample -= self.colour_drift(rendered, source)
         region = out[y0:y1, x0:x1]
         base = region.astype(np.float32)

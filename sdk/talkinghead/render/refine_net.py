@@ -28,6 +28,9 @@ class RefineNet(nn.Module):
         super().__init__()
         self.size, self.widths = int(size), tuple(widths)
         w = self.widths
+        if not w or self.size % 2 ** (len(w) - 1):  # every level halves the side exactly
+            raise ValueError(f"RefineNet needs at least one width and a size divisible by "
+                             f"{2 ** max(len(w) - 1, 0)}; got size {size}, widths {list(w)}.")
         self.stem = nn.Sequential(nn.Conv2d(IN_CHANNELS, w[0], 3, 1, 1), nn.LeakyReLU(0.1, inplace=True))
         self.down = nn.ModuleList(_block(w[i], w[i + 1], 2) for i in range(len(w) - 1))
         self.up = nn.ModuleList(_block(w[i + 1] + w[i], w[i]) for i in reversed(range(len(w) - 1)))
@@ -62,7 +65,7 @@ class RefineNet(nn.Module):
 
 class CompiledRefine:
     """A RefineNet run by another backend (openvino, onnx), called like the net itself:
-    1×10×N×N tensor -> 1×3×N×N tensor."""
+    1×10×N×N tensor -> 1×3×N×N tensor. Safe to call from several threads (see backends)."""
 
     def __init__(self, net: RefineNet, backend: str, num_threads: int | None = None):
         from ..backends import compile_module
@@ -75,6 +78,7 @@ class CompiledRefine:
         return torch.from_numpy(self.runtime(x=x.numpy())["residual"])
 
 
-def refine_for_backend(net: RefineNet, backend: str) -> "RefineNet | CompiledRefine":
-    """The net itself for torch, else compiled for `backend`."""
-    return net if backend == "torch" else CompiledRefine(net, backend)
+def refine_for_backend(net: RefineNet, backend: str, num_threads: int | None = None) -> "RefineNet | CompiledRefine":
+    """The net itself for torch (which runs on torch's threads), else compiled for `backend`
+    with at most `num_threads` threads (None: the runtime's default)."""
+    return net if backend == "torch" else CompiledRefine(net, backend, num_threads)

@@ -42,13 +42,15 @@ class Warped:
 
 class Renderer:
     """refine: a RefineNet, or a CompiledRefine for another backend (None renders warp only).
-    crop_size: 256 (fast) or 512 (quality)."""
+    crop_size: 256 (fast) or 512 (quality). num_threads caps the resample kernel's threads
+    (None: one per hardware thread). Stateless per frame: one Renderer serves several threads."""
 
-    def __init__(self, refine: RefineNet | CompiledRefine | None = None, crop_size: int = 512):
+    def __init__(self, refine: RefineNet | CompiledRefine | None = None, crop_size: int = 512,
+                 num_threads: int | None = None):
         if crop_size not in CROP_SIZES:
             raise ValueError(f"crop_size must be one of {CROP_SIZES}; got {crop_size}")
         self.refine = refine.eval() if isinstance(refine, RefineNet) else refine
-        self.crop_size = crop_size
+        self.crop_size, self.num_threads = crop_size, num_threads
 
     @classmethod
     def from_pretrained(cls, folder: str | Path | None = None, crop_size: int = 512) -> "Renderer":
@@ -101,7 +103,7 @@ class Renderer:
         coords = avatar.flow(target)  # S×S×2
         eyes = edit_eyes(coords, avatar.crop_mesh, target)
         np.clip(coords, 0, avatar.size - 1, out=coords)  # extreme poses stretch the edge, never wrap
-        crop = remap_bilinear(avatar.crop, coords)  # S×S×3 uint8
+        crop = remap_bilinear(avatar.crop, coords, self.num_threads)  # S×S×3 uint8
         mouth = fill_mouth(crop, avatar.crop_mesh, target, avatar.lip_colour, avatar.teeth_colour)
         return Warped(crop, coords, mouth, eyes, target)
 
@@ -125,7 +127,7 @@ class Renderer:
 
     def render(self, avatar: Avatar, mesh: np.ndarray) -> np.ndarray:
         """H×W×3 uint8 frame at the photo's resolution for a target mesh."""
-        return avatar.paste(avatar.image, self.render_crop(avatar, mesh), avatar.crop)
+        return avatar.paste(avatar.image, self.render_crop(avatar, mesh), avatar.crop, self.num_threads)
 
 
 def net_input(warped: Warped, source: np.ndarray, size: int) -> torch.Tensor:
