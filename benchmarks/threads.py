@@ -1,7 +1,7 @@
 """Cost of sharing one Generator between threads: an infer request per thread vs one behind a lock.
 
 Run: python benchmarks/threads.py [--seconds 4]
-Writes benchmarks/results/threads.json. For the bundled example portrait (512×512 frames, crop
+Writes benchmarks/results/threads.json (medians over `--rounds` interleaved rounds). For the bundled example portrait (512×512 frames, crop
 256, 2 sampling steps) and `--seconds` of the example speech, each case runs `generate` in 1 or 2
 app threads on one shared Generator made with `num_threads` N (the cap of every runtime and
 kernel; torch's is process-wide) and reports, per case:
@@ -77,6 +77,7 @@ def run_case(backend: str, app_threads: int, num_threads: int, locked: bool, spe
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="speech per generate call")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions; medians are reported")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     speech = load_audio(example_file("speech.flac"))[:int(args.seconds * SAMPLE_RATE)]
@@ -86,9 +87,16 @@ def main() -> None:
     result = {"machine": platform.processor() or platform.machine(), "cpu_count": cores,
               "load_average_at_start": list(np.round(os.getloadavg(), 2)),
               "frame": "512×512 (crop 256, steps 2)", "audio_seconds": args.seconds, "cases": []}
-    for case in cases:
-        result["cases"].append(run_case(*case, speech))
-        print(json.dumps(result["cases"][-1]), flush=True)
+    rounds: list[list[dict]] = []
+    for r in range(args.rounds):  # interleaved rounds: a load spike hits every case alike
+        rounds.append([run_case(*case, speech) for case in cases])
+        print(f"round {r + 1}: " + json.dumps(rounds[-1]), flush=True)
+    for k, first in enumerate(rounds[0]):
+        result["cases"].append({**first, **{key: round(statistics.median(r[k][key] for r in rounds), 1)
+                                            for key in ("median_ms_per_frame", "wall_ms_per_frame")}})
+    # 2 app threads, all cores: a request per thread vs one request behind a lock, per round
+    result["per_thread_over_lock_wall"] = [round(r[1]["wall_ms_per_frame"] / r[2]["wall_ms_per_frame"], 3)
+                                           for r in rounds]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_name(f".{args.out.name}.tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")

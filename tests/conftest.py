@@ -6,6 +6,7 @@ the read-only corpus in the repository's sibling `shared/data` skip when it is a
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -50,3 +51,11 @@ def example_face(analyzer, example_image):
 @pytest.fixture(scope="session")
 def basis() -> MotionBasis:
     return MotionBasis.load(bundle.component_dir("motion"))
+
+
+@pytest.fixture
+def bundle_copy(tmp_path) -> Path:
+    """A writable copy of the embedded default bundle, to tamper with."""
+    folder = tmp_path / "bundle"
+    shutil.copytree(bundle.default_bundle_dir(), folder)
+    return folder

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,13 +10,6 @@ from talkinghead import bundle
 from talkinghead.errors import BundleError
 from talkinghead.face.models import MODEL_FILES
 from talkinghead.motion import MotionBasis
-
-
-@pytest.fixture
-def bundle_copy(tmp_path) -> Path:
-    folder = tmp_path / "bundle"
-    shutil.copytree(bundle.default_bundle_dir(), folder)
-    return folder
 
 
 def _edit_manifest(folder: Path, edit) -> None:

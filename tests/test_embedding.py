@@ -18,7 +18,7 @@ import torch
 
 from talkinghead import GenerationConfig, Generator
 from talkinghead.cli import main
-from talkinghead.errors import InvalidOptionError
+from talkinghead.errors import InputFileNotFoundError, InvalidOptionError
 from talkinghead.kernels.resample import remap_bilinear
 from talkinghead.media import load_audio, video_info
 from talkinghead.media.image import load_image
@@ -198,6 +198,11 @@ def test_a_failing_second_sample_leaves_no_mp4(gen, avatar, speech, tmp_path):
 def test_stream_checks_options_when_called(gen, avatar, speech, options, name):
     with pytest.raises(InvalidOptionError, match=name):
         gen.stream(avatar, [speech], **options)  # no next(): the call itself fails
+
+
+def test_stream_of_a_missing_file_fails_when_called(gen, avatar, tmp_path):
+    with pytest.raises(InputFileNotFoundError, match="Audio file not found"):
+        gen.stream(avatar, tmp_path / "missing.wav")  # no next()
 
 
 # -- 7. out paths -------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ audio up to that frame (`RunningLoudness`), which does not depend on how the aud
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -122,6 +122,7 @@ def audio_chunks(source, sample_rate: int = SAMPLE_RATE, block: int = SAMPLE_RAT
     for any length; they equal `load_audio` of the file (soundfile formats are resampled
     chunk by chunk exactly as whole, ffmpeg formats are resampled by ffmpeg as it decodes).
     Arrays: 1-D (or N×C, averaged) float or integer PCM at `sample_rate`.
+    A file is opened by this call (a missing or unreadable one fails here, not at the first chunk).
     """
     from pathlib import Path
 
@@ -131,6 +132,10 @@ def audio_chunks(source, sample_rate: int = SAMPLE_RATE, block: int = SAMPLE_RAT
         source, sample_rate = file_blocks(source, block)
     elif isinstance(source, np.ndarray):
         source = [source]
+    return _at_16k(source, sample_rate)
+
+
+def _at_16k(source: Iterable[np.ndarray], sample_rate: int) -> Iterator[np.ndarray]:
     resampler = None if sample_rate == SAMPLE_RATE else _ChunkResampler(sample_rate)
     for chunk in source:
         chunk = pcm_to_mono(chunk, "an audio chunk")

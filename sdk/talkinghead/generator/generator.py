@@ -331,8 +331,8 @@ class Generator:
 
 
 def check_out(out: str | Path) -> Path:
-    """`out` as a Path if an mp4 can be created there (missing folders are made), else an
-    InvalidOptionError naming the path and the fix."""
+    """`out` as a Path if an mp4 can be created there (missing folders are made when it is
+    written), else an InvalidOptionError naming the path and the fix."""
     out = Path(out)
     if out.is_dir():
         raise InvalidOptionError(f"out {out} is an existing folder; give the path of an .mp4 file, "
