@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import torch
 
-from talkinghead.kernels import resample
+from talkinghead.kernels import dispatch, resample
 
 SIZE, CHANNELS, THREADS, WARMUP, REPEATS = 512, 3, 2, 3, 30
 RESULTS = Path(__file__).parent / "results" / "resample.json"
@@ -52,12 +52,11 @@ def main() -> None:
         "float32": rng.random((SIZE, SIZE, CHANNELS), dtype=np.float32),
         "uint8": rng.integers(0, 256, (SIZE, SIZE, CHANNELS), dtype=np.uint8),
     }
-    native = resample._native
     results: dict[str, dict[str, float | None]] = {}
     for dtype, image in images.items():
         tensor = torch.from_numpy(image).permute(2, 0, 1)[None].float().contiguous()  # 1×C×H×W
         grid = torch.from_numpy(coords)[None]  # 1×H×W×2
-        native_fn = None if native is None else getattr(native, f"remap_bilinear_{'u8' if dtype == 'uint8' else 'f32'}")
+        native_fn = dispatch.native_function(f"remap_bilinear_{'u8' if dtype == 'uint8' else 'f32'}")
 
         def reference():
             with torch.inference_mode():

@@ -1,23 +1,18 @@
 """Bilinear remap: warp an image by a dense backward flow (absolute source coordinates).
 
 `remap_bilinear_reference` is the plain-PyTorch source of truth (differentiable, ONNX-exportable).
-`remap_bilinear` is the numpy entry point: it runs the C++ kernel `talkinghead._native` when that
-is importable and the reference otherwise. `TALKINGHEAD_FORCE_REFERENCE=1` forces the reference.
+`remap_bilinear` is the numpy entry point: it runs the C++ kernel when it is built and the
+reference otherwise (kernels.dispatch: `TALKINGHEAD_KERNELS` forces one; a fallback warns once).
 
 Semantics, shared by every implementation: pixel centres sit at integer coordinates (as in
 cv2.remap) and the border is clamp-to-edge (cv2.BORDER_REPLICATE).
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 
-try:
-    from talkinghead import _native
-except ImportError:  # extension not built: the reference serves every call
-    _native = None
+from . import dispatch
 
 __all__ = ["remap_bilinear", "remap_bilinear_reference"]
 
@@ -66,10 +61,10 @@ def remap_bilinear(image: np.ndarray, coords: np.ndarray, num_threads: int | Non
     hwc = np.ascontiguousarray(image[..., None] if squeeze else image)  # H×W×C
     coords = np.ascontiguousarray(coords)  # Ho×Wo×2 float32
 
-    if _native is not None and os.environ.get("TALKINGHEAD_FORCE_REFERENCE") != "1":
-        native = _native.remap_bilinear_u8 if hwc.dtype == np.uint8 else _native.remap_bilinear_f32
-        # the cap is passed only when given: the default call works with any build of _native
-        out = native(hwc, coords) if num_threads is None else native(hwc, coords, num_threads)  # Ho×Wo×C
+    native = dispatch.native_function("remap_bilinear_u8" if hwc.dtype == np.uint8 else "remap_bilinear_f32")
+    missing = "talkinghead._native is not built (`pip install .` builds it)"
+    if dispatch.choose("remap_bilinear", False, {"native": None if native else missing}) == "native":
+        out = native(hwc, coords, num_threads or 0)  # Ho×Wo×C; 0 = all hardware threads
     else:
         out = _remap_with_reference(hwc, coords)
     return out[..., 0] if squeeze else out

@@ -1,11 +1,14 @@
 """Bilinear remap: torch reference vs cv2 / numpy, native (C++) vs reference, dispatch, errors."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
 
-from talkinghead.kernels import resample
+from talkinghead.errors import KernelUnavailableError
+from talkinghead.kernels import dispatch, resample
 from talkinghead.kernels.resample import remap_bilinear, remap_bilinear_reference
 
 SHAPES = [(1, 1), (3, 5), (17, 31), (64, 48)]
@@ -52,14 +55,14 @@ def _coords(rng: np.random.Generator, h: int, w: int, ho: int, wo: int) -> np.nd
 
 @pytest.fixture(autouse=True)
 def _native_by_default(monkeypatch):
-    monkeypatch.delenv("TALKINGHEAD_FORCE_REFERENCE", raising=False)
+    monkeypatch.delenv("TALKINGHEAD_KERNELS", raising=False)
 
 
 @pytest.fixture
 def native():
-    if resample._native is None:
+    if dispatch._native is None:
         pytest.skip("talkinghead._native is not built")
-    return resample._native
+    return dispatch._native
 
 
 # --- reference vs independent implementations -------------------------------------------------
@@ -145,7 +148,7 @@ def test_native_matches_reference_uint8(native, monkeypatch, h, w, c):
     image = rng.integers(0, 256, (h, w, c), dtype=np.uint8)
     coords = _coords(rng, h, w, 13, 21)
     got = native.remap_bilinear_u8(image, coords)
-    monkeypatch.setenv("TALKINGHEAD_FORCE_REFERENCE", "1")
+    monkeypatch.setenv("TALKINGHEAD_KERNELS", "reference")
     want = remap_bilinear(image, coords)
     assert got.dtype == want.dtype == np.uint8
     assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
@@ -166,10 +169,10 @@ def test_native_threaded_path_matches_reference(native):
 @pytest.fixture(params=["native", "reference"])
 def path(request, monkeypatch):
     if request.param == "native":
-        if resample._native is None:
+        if dispatch._native is None:
             pytest.skip("talkinghead._native is not built")
     else:
-        monkeypatch.setenv("TALKINGHEAD_FORCE_REFERENCE", "1")
+        monkeypatch.setenv("TALKINGHEAD_KERNELS", "reference")
     return request.param
 
 
@@ -201,11 +204,11 @@ def test_uint8_rounds_half_up_and_keeps_dtype(path):
     assert out.dtype == np.uint8 and out.shape == (1, 1, 1) and out[0, 0, 0] == 11
 
 
-def test_force_reference_env_takes_reference_path(monkeypatch):
+def test_kernels_env_forces_the_implementation(monkeypatch):
     calls = []
 
     class SpyNative:
-        def remap_bilinear_f32(self, image, coords):
+        def remap_bilinear_f32(self, image, coords, num_threads):
             calls.append("native")
             return np.zeros((*coords.shape[:2], image.shape[2]), np.float32)
 
@@ -217,15 +220,35 @@ def test_force_reference_env_takes_reference_path(monkeypatch):
         calls.append("reference")
         return real_reference(image, coords)
 
-    monkeypatch.setattr(resample, "_native", SpyNative())
+    monkeypatch.setattr(dispatch, "_native", SpyNative())
     monkeypatch.setattr(resample, "remap_bilinear_reference", spy_reference)
     image, coords = np.ones((4, 4, 3), np.float32), _identity(4, 4)
 
     remap_bilinear(image, coords)
     assert calls == ["native"]
-    monkeypatch.setenv("TALKINGHEAD_FORCE_REFERENCE", "1")  # read at call time, not import time
+    monkeypatch.setenv("TALKINGHEAD_KERNELS", "reference")  # read at call time, not import time
     np.testing.assert_array_equal(remap_bilinear(image, coords), image)
     assert calls == ["native", "reference"]
+    monkeypatch.setenv("TALKINGHEAD_KERNELS", "triton")  # forced but there is none: an error, no fallback
+    with pytest.raises(KernelUnavailableError, match="TALKINGHEAD_KERNELS=triton but the triton remap_bilinear"):
+        remap_bilinear(image, coords)
+    monkeypatch.setenv("TALKINGHEAD_KERNELS", "fastest")
+    with pytest.raises(KernelUnavailableError, match="is not one of"):
+        remap_bilinear(image, coords)
+
+
+def test_a_missing_native_kernel_falls_back_with_one_warning(monkeypatch):
+    monkeypatch.setattr(dispatch, "_native", None)
+    monkeypatch.setattr(dispatch, "_warned", set())
+    image, coords = np.ones((4, 4, 3), np.float32), _identity(4, 4)
+    with pytest.warns(RuntimeWarning, match="native remap_bilinear kernel cannot run .*not built"):
+        np.testing.assert_array_equal(remap_bilinear(image, coords), image)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the second call is silent
+        remap_bilinear(image, coords)
+    monkeypatch.setenv("TALKINGHEAD_KERNELS", "native")
+    with pytest.raises(KernelUnavailableError, match="not built"):
+        remap_bilinear(image, coords)
 
 
 # --- errors ----------------------------------------------------------------------------------

@@ -73,3 +73,7 @@ class InvalidOptionError(TalkingHeadError, ValueError):
 
 class BackendNotAvailableError(TalkingHeadError, ImportError):
     """A backend asked for by name whose runtime is not installed; the message names the pip extra."""
+
+
+class KernelUnavailableError(TalkingHeadError, RuntimeError):
+    """A kernel implementation forced with TALKINGHEAD_KERNELS cannot run here; the message says why."""

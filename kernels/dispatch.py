@@ -1,0 +1,64 @@
+"""Which implementation runs a kernel call: one rule for every op.
+
+Each op (one file in kernels/) has a plain-PyTorch reference, the source of truth and the
+export path, and may have a C++ kernel (`talkinghead._native`, for CPU data) and a Triton
+kernel (for CUDA tensors). `choose` picks per call:
+
+- `TALKINGHEAD_KERNELS=reference|native|triton` forces one (read at every call); a forced one
+  that cannot run raises KernelUnavailableError saying why, never falls back;
+- otherwise CUDA data goes to Triton and CPU data to C++, and when that one is missing the
+  reference runs, with a warning once per op and implementation (never silently).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import warnings
+
+from talkinghead.errors import KernelUnavailableError
+
+IMPLEMENTATIONS = ("reference", "native", "triton")
+ENV = "TALKINGHEAD_KERNELS"
+
+try:
+    from talkinghead import _native
+except ImportError:  # extension not built (e.g. a source checkout without `pip install .`)
+    _native = None
+
+_warned: set[tuple[str, str]] = set()
+
+
+def native_function(name: str):
+    """The C++ kernel `name` of talkinghead._native, or None when it is not built."""
+    return getattr(_native, name, None)
+
+
+def triton_available() -> bool:
+    return importlib.util.find_spec("triton") is not None
+
+
+def choose(op: str, on_cuda: bool, available: dict[str, str | None]) -> str:
+    """The implementation to run `op` with.
+
+    on_cuda: whether the call's data lives on a CUDA device.
+    available: implementation -> None if it can run this call, else why not (the reference
+    is always available and need not be listed).
+    """
+    forced = os.environ.get(ENV, "").strip().lower()
+    if forced:
+        if forced not in IMPLEMENTATIONS:
+            raise KernelUnavailableError(f"{ENV}={forced!r} is not one of {IMPLEMENTATIONS}: unset it or pick one.")
+        why = None if forced == "reference" else available.get(forced, f"{op} has no {forced} implementation")
+        if why is not None:
+            raise KernelUnavailableError(f"{ENV}={forced} but the {forced} {op} kernel cannot run: {why}. "
+                                         f"Unset {ENV} to let talkinghead choose.")
+        return forced
+    preferred = "triton" if on_cuda else "native"
+    why = available.get(preferred, f"{op} has no {preferred} implementation")
+    if why is None:
+        return preferred
+    if (op, preferred) not in _warned:
+        _warned.add((op, preferred))
+        warnings.warn(f"the {preferred} {op} kernel cannot run ({why}); using the slower PyTorch reference.",
+                      RuntimeWarning, stacklevel=3)
+    return "reference"
