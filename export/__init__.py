@@ -1,1 +1,63 @@
-"""export"""
+"""Device bundles: a bundle's networks exported to ONNX or OpenVINO, checked against PyTorch.
+
+    from talkinghead.export import export
+    export(format="openvino", precision="fp16", out="bundle-ov")   # the embedded bundle
+
+The exported bundle has the source's components: `motion` copied; `audio` (graphs `front`
+and `span`), `lip`, `prior` (one denoising call, `denoiser`) and `render` (`refine`) as model
+files with their config.json (see graphs.py for every graph's inputs and outputs). Its
+bundle.json is written by talkinghead.bundle.write_manifest, then records the format,
+precision and the source bundle.json's sha256; parity.json gives each graph's error against
+PyTorch fp32 on fixed real inputs and its time per call. The optional `ar` component (the
+evaluation baseline, which the Generator does not use) is not exported.
+
+This module imports nothing heavy: the CLI imports it for `talkinghead --help`.
+"""
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import uuid
+from pathlib import Path
+
+from ..errors import BackendNotAvailableError, BundleError, InvalidOptionError
+from .formats import FORMATS, validate
+
+__all__ = ["FORMATS", "export", "validate"]
+
+COMPONENTS = ("motion", "audio", "lip", "prior", "render")
+NEEDS = {"onnx": ("onnx", "onnxruntime"), "openvino": ("onnx", "openvino")}  # the ONNX export comes first
+EXTRAS = {"onnx": "talkinghead[onnx]", "onnxruntime": "talkinghead[onnx]", "openvino": "talkinghead[openvino]"}
+
+
+def export(bundle: str | Path | None = None, *, format: str, precision: str = "fp32", out: str | Path) -> Path:
+    """Export `bundle` (default: the embedded one) to a new folder `out`; returns `out`.
+
+    The arguments are checked before any work; `out` must not exist. The bundle is written to
+    a hidden folder beside `out` and renamed onto it once complete and verified, so `out` is
+    never left half-written.
+    """
+    format, precision = validate(format, precision)
+    out = Path(out)
+    if out.exists():
+        raise InvalidOptionError(f"out {out} already exists: give a new folder for the exported bundle.")
+    missing = [p for p in NEEDS[format] if importlib.util.find_spec(p) is None]
+    if missing:
+        extras = " ".join(f"'{e}'" for e in sorted({EXTRAS[p] for p in missing}))
+        raise BackendNotAvailableError(f"{format} export needs {', '.join(missing)}, which is not installed: "
+                                       f"pip install {extras}.")
+    from ..bundle import default_bundle_dir, verify
+    from .writer import write_bundle
+
+    source = Path(bundle) if bundle is not None else default_bundle_dir()
+    absent = [c for c in COMPONENTS if c not in verify(source).get("components", {})]
+    if absent:
+        raise BundleError(f"bundle {source} lacks the component(s) {absent}: export needs {list(COMPONENTS)}.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        write_bundle(source, tmp, format, precision)
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out

@@ -8,6 +8,9 @@ kernel (for CUDA tensors). `choose` picks per call:
   that cannot run raises KernelUnavailableError saying why, never falls back;
 - otherwise CUDA data goes to Triton and CPU data to C++, and when that one is missing the
   reference runs, with a warning once per op and implementation (never silently).
+
+Triton also runs CPU tensors under its interpreter (TRITON_INTERPRET=1, set before triton is
+imported): that is how the tests check the Triton kernels on machines without a GPU.
 """
 from __future__ import annotations
 
@@ -35,6 +38,15 @@ def native_function(name: str):
 
 def triton_available() -> bool:
     return importlib.util.find_spec("triton") is not None
+
+
+def triton_unavailable(on_cuda: bool) -> str | None:
+    """Why the Triton kernels cannot run a call on this data (None: they can), for `choose`."""
+    if not triton_available():
+        return "triton is not installed (pip install 'talkinghead[triton]')"
+    if not on_cuda and os.environ.get("TRITON_INTERPRET") != "1":
+        return "the data is not on a CUDA device (TRITON_INTERPRET=1 runs Triton on CPU tensors, slowly)"
+    return None
 
 
 def choose(op: str, on_cuda: bool, available: dict[str, str | None]) -> str:

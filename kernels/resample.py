@@ -3,18 +3,33 @@
 `remap_bilinear_reference` is the plain-PyTorch source of truth (differentiable, ONNX-exportable).
 `remap_bilinear` is the numpy entry point: it runs the C++ kernel when it is built and the
 reference otherwise (kernels.dispatch: `TALKINGHEAD_KERNELS` forces one; a fallback warns once).
+`remap_bilinear_torch` is the tensor entry point: a Triton kernel for CUDA tensors, else the
+reference.
 
 Semantics, shared by every implementation: pixel centres sit at integer coordinates (as in
 cv2.remap) and the border is clamp-to-edge (cv2.BORDER_REPLICATE).
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 
 from . import dispatch
 
-__all__ = ["remap_bilinear", "remap_bilinear_reference"]
+try:
+    import triton
+    import triton.language as tl
+except ImportError:  # optional: only the Triton kernels need it
+    triton = None
+
+__all__ = ["remap_bilinear", "remap_bilinear_reference", "remap_bilinear_torch"]
+
+# Triton's interpreter (TRITON_INTERPRET=1, read when triton is imported) runs the programs one
+# by one in Python: it gets few, large ones.
+INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
+BLOCK = 16384 if INTERPRETED else 256  # output pixels per Triton program
 
 
 def remap_bilinear_reference(image: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
@@ -44,6 +59,75 @@ def remap_bilinear_reference(image: torch.Tensor, coords: torch.Tensor) -> torch
     top = (1 - fx) * tap(y0, x0) + fx * tap(y0, x1)
     bottom = (1 - fx) * tap(y1, x0) + fx * tap(y1, x1)
     return (1 - fy) * top + fy * bottom
+
+
+def remap_bilinear_torch(image: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
+    """Tensor remap. image: B×C×H×W float32/float16/bfloat16, any strides. coords: B×Ho×Wo×2
+    (x, y) float on the same device (float32 keeps sub-pixel precision on large images).
+
+    Returns B×C×Ho×Wo in the image's dtype. The Triton kernel computes in float32; the reference
+    in the promoted dtype of its inputs.
+    """
+    if image.ndim != 4 or coords.ndim != 4 or coords.shape[3] != 2 or coords.shape[0] != image.shape[0]:
+        raise ValueError(f"image must be B×C×H×W and coords B×Ho×Wo×2 with the same B; "
+                         f"got {tuple(image.shape)} and {tuple(coords.shape)}")
+    if not (image.is_floating_point() and coords.is_floating_point()) or image.device != coords.device:
+        raise ValueError(f"image and coords must be float tensors on one device; got {image.dtype} on "
+                         f"{image.device} and {coords.dtype} on {coords.device}")
+    on_cuda = image.is_cuda
+    impl = dispatch.choose("remap_bilinear_torch", on_cuda, {"triton": dispatch.triton_unavailable(on_cuda)})
+    if impl == "triton":
+        return _remap_triton(image, coords)
+    return remap_bilinear_reference(image, coords).to(image.dtype)
+
+
+def _remap_triton(image: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
+    b, c, h, w = image.shape
+    ho, wo = coords.shape[1:3]
+    out = torch.empty((b, c, ho, wo), dtype=image.dtype, device=image.device)
+    if out.numel():
+        _remap_kernel[(triton.cdiv(ho * wo, BLOCK), b)](
+            image, coords, out, c, h, w, ho * wo, wo, *image.stride(), *coords.stride(), BLOCK=BLOCK)
+    return out
+
+
+if triton is not None:
+    @triton.jit
+    def bilinear_taps(x, y, h, w, stride_h, stride_w):
+        """Clamp-to-edge bilinear taps of float32 (x, y) as the reference computes them: the
+        offsets of rows y0, y1 and columns x0, x1 (in elements) and the weights fx, fy."""
+        x = tl.minimum(tl.maximum(x, 0.0), w - 1.0)
+        y = tl.minimum(tl.maximum(y, 0.0), h - 1.0)
+        x0f, y0f = tl.floor(x), tl.floor(y)
+        # the integer clamps keep every read inside the image, even for NaN coordinates
+        x0 = tl.minimum(tl.maximum(x0f.to(tl.int32), 0), w - 1)
+        y0 = tl.minimum(tl.maximum(y0f.to(tl.int32), 0), h - 1)
+        x1, y1 = tl.minimum(x0 + 1, w - 1), tl.minimum(y0 + 1, h - 1)
+        return y0 * stride_h, y1 * stride_h, x0 * stride_w, x1 * stride_w, x - x0f, y - y0f
+
+    @triton.jit
+    def bilinear_sample(plane, r0, r1, c0, c1, fx, fy, mask):
+        """float32 bilinear value of one channel plane at the taps of `bilinear_taps`."""
+        top = (1 - fx) * tl.load(plane + r0 + c0, mask=mask, other=0.0).to(tl.float32) \
+            + fx * tl.load(plane + r0 + c1, mask=mask, other=0.0).to(tl.float32)
+        bottom = (1 - fx) * tl.load(plane + r1 + c0, mask=mask, other=0.0).to(tl.float32) \
+            + fx * tl.load(plane + r1 + c1, mask=mask, other=0.0).to(tl.float32)
+        return (1 - fy) * top + fy * bottom
+
+    @triton.jit
+    def _remap_kernel(image, coords, out, c, h, w, n_out, wo,
+                      si_b, si_c, si_h, si_w, sc_b, sc_h, sc_w, sc_xy, BLOCK: tl.constexpr):
+        """One program: BLOCK output pixels of frame program_id(1), all channels."""
+        b = tl.program_id(1)
+        p = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)  # flat output pixel index
+        live = p < n_out
+        at = coords + b * sc_b + (p // wo) * sc_h + (p % wo) * sc_w
+        x = tl.load(at, mask=live, other=0.0).to(tl.float32)
+        y = tl.load(at + sc_xy, mask=live, other=0.0).to(tl.float32)
+        r0, r1, c0, c1, fx, fy = bilinear_taps(x, y, h, w, si_h, si_w)
+        for ch in range(c):
+            value = bilinear_sample(image + b * si_b + ch * si_c, r0, r1, c0, c1, fx, fy, live)
+            tl.store(out + (b * c + ch) * n_out + p, value.to(out.dtype.element_ty), mask=live)
 
 
 def remap_bilinear(image: np.ndarray, coords: np.ndarray, num_threads: int | None = None) -> np.ndarray:

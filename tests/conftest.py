@@ -6,11 +6,18 @@ the read-only corpus in the repository's sibling `shared/data` skip when it is a
 """
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+
+# Without a GPU (CI) the Triton kernels run in Triton's CPU interpreter, which must be switched on
+# before triton is first imported (by talkinghead.kernels below); an explicit setting is kept.
+if "TRITON_INTERPRET" not in os.environ and not torch.cuda.is_available():
+    os.environ["TRITON_INTERPRET"] = "1"
 
 from talkinghead import bundle
 from talkinghead.face import FaceAnalyzer

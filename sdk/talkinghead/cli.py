@@ -136,10 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _command_modules():
     """`register(commands, train, eval)` functions of the parts that add commands."""
     from .evaluation import commands as evaluation
+    from .export import commands as export
     from .generator import commands as generator
     from .training import commands as training
 
-    return [generator.register, training.register, evaluation.register]
+    return [generator.register, training.register, evaluation.register, export.register]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.resample import remap_bilinear
+from ..kernels.paste import paste_crop
 
 FEATHER = 0.08      # feather width, fraction of the crop side
 MAX_DRIFT = 12.0    # largest colour correction (8-bit levels)
@@ -45,18 +45,12 @@ class PastePlan:
     def __call__(self, image: np.ndarray, rendered: np.ndarray, source: np.ndarray,
                  num_threads: int | None = None) -> np.ndarray:
         """New H×W×3 uint8 frame: image with the rendered S×S×3 crop blended in.
-        num_threads caps the resample kernel's threads (None: one per hardware thread)."""
+        num_threads caps the paste kernel's threads (None: one per hardware thread)."""
         x0, y0, x1, y1 = self.box
-        out = image.copy()
         if x1 <= x0 or y1 <= y0:
-            return out
-        sample = remap_bilinear(rendered, self.coords, num_threads).astype(np.float32)  # h×w×3
-        sample -= self.colour_drift(rendered, source)
-        region = out[y0:y1, x0:x1]
-        base = region.astype(np.float32)
-        blended = base + self.weight * (sample - base)
-        region[:] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
-        return out
+            return image.copy()
+        return paste_crop(image, rendered, (x0, y0), self.coords, self.weight,
+                          self.colour_drift(rendered, source), num_threads)
 
 
 def edge_weight(coords: np.ndarray, size: int) -> np.ndarray:

@@ -40,14 +40,10 @@ _LOWER = list(topo.LIPS_INNER[:11])                          # corner 78 .. corn
 _UPPER = list(topo.LIPS_INNER[10:]) + [topo.LIPS_INNER[0]]   # corner 308 .. corner 78 along the upper lip
 
 
-def fill_mouth(crop: np.ndarray, source: np.ndarray, target: np.ndarray, lip_colour: np.ndarray,
-               teeth_colour: np.ndarray) -> np.ndarray:
-    """Draw the inner mouth into crop (S×S×3 uint8, in place) where the target opens more.
-
-    Returns the S×S float32 fill alpha (zero when the mouth is not opened further).
-    """
-    size = crop.shape[0]
-    alpha_full = np.zeros(crop.shape[:2], np.float32)
+def mouth_layer(source: np.ndarray, target: np.ndarray, lip_colour: np.ndarray, teeth_colour: np.ndarray,
+                size: int) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray] | None:
+    """The inner mouth to draw where the target opens more than the source, in an S×S crop:
+    (box (x0, y0, x1, y1), alpha h×w float32, colour h×w×3 float32), or None when nothing is drawn."""
     inter_ocular = np.linalg.norm(target[topo.RIGHT_EYE_CORNERS[0]] - target[topo.LEFT_EYE_CORNERS[0]])
     extra = mouth_opening(target) - mouth_opening(source)
     strength = float(np.clip((extra - 0.01 * inter_ocular) / (0.05 * inter_ocular), 0, 1))
@@ -57,7 +53,7 @@ def fill_mouth(crop: np.ndarray, source: np.ndarray, target: np.ndarray, lip_col
     poly = target[list(topo.LIPS_INNER), :2]
     box = _box(poly, 2, size)
     if strength <= 0 or box is None:
-        return alpha_full
+        return None
     x0, y0, x1, y1 = box
     alpha = polygon_mask(poly, box, feather=0.8) * strength  # h×w
     xs = np.arange(x0, x1, dtype=np.float32)
@@ -70,6 +66,21 @@ def fill_mouth(crop: np.ndarray, source: np.ndarray, target: np.ndarray, lip_col
     shown = np.clip(gap / (0.04 * inter_ocular), 0, 1)  # teeth show once the gap is wide enough
     teeth = (np.clip((0.32 - v) / 0.08, 0, 1) * 0.8 + np.clip((v - 0.82) / 0.08, 0, 1) * 0.35) * shown
     colour = cavity + teeth[..., None] * (teeth_colour - cavity)
+    return box, alpha.astype(np.float32), colour.astype(np.float32)
+
+
+def fill_mouth(crop: np.ndarray, source: np.ndarray, target: np.ndarray, lip_colour: np.ndarray,
+               teeth_colour: np.ndarray) -> np.ndarray:
+    """Draw the inner mouth into crop (S×S×3 uint8, in place) where the target opens more.
+    (The renderer blends `mouth_layer` in its fused warp instead.)
+
+    Returns the S×S float32 fill alpha (zero when the mouth is not opened further).
+    """
+    alpha_full = np.zeros(crop.shape[:2], np.float32)
+    layer = mouth_layer(source, target, lip_colour, teeth_colour, crop.shape[0])
+    if layer is None:
+        return alpha_full
+    (x0, y0, x1, y1), alpha, colour = layer
     region = crop[y0:y1, x0:x1].astype(np.float32)
     a = alpha[..., None]
     crop[y0:y1, x0:x1] = np.clip(region + a * (colour - region) + 0.5, 0, 255).astype(np.uint8)

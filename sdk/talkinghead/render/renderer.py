@@ -1,8 +1,9 @@
 """Renderer: avatar + target mesh -> face crop -> full-resolution frame.
 
-Per frame: thin-plate backward flow (flow.py), eye edits on the backward
-map and one bilinear resample of the source crop (kernels.resample), the mouth fill
-(eyes.py, regions.py), the learned refinement (refine_net.py), then paste-back (paste.py).
+Per frame: thin-plate backward flow (flow.py), eye edits on the backward map (eyes.py),
+one fused pass resampling the source crop and blending the mouth fill (regions.py,
+kernels.warp_composite), the learned refinement (refine_net.py) added in one gated pass,
+then paste-back (paste.py, kernels.paste).
 """
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ import torch
 from ..constants import CROP_SIZES
 from ..errors import MotionFitError, TalkingHeadError
 from ..face import topology as topo
-from ..kernels.resample import remap_bilinear
+from ..kernels.warp_composite import add_gated_residual, warp_composite
 from .avatar import Avatar, make_avatar
 from .refine_net import CompiledRefine, RefineNet
 from .eyes import edit_eyes
-from .regions import fill_mouth
+from .regions import mouth_layer
 
 FLOW_SCALE = 4.0  # flow channels given to the net: displacement / crop side × this
 FLOW_X, MOUTH = 6, 8  # net-input channels of the x displacement and the mouth-fill alpha (net_input)
@@ -42,7 +43,7 @@ class Warped:
 
 class Renderer:
     """refine: a RefineNet, or a CompiledRefine for another backend (None renders warp only).
-    crop_size: 256 (fast) or 512 (quality). num_threads caps the resample kernel's threads
+    crop_size: 256 (fast) or 512 (quality). num_threads caps the C++ kernels' threads
     (None: one per hardware thread). Stateless per frame: one Renderer serves several threads."""
 
     def __init__(self, refine: RefineNet | CompiledRefine | None = None, crop_size: int = 512,
@@ -99,12 +100,18 @@ class Renderer:
         return target
 
     def warp(self, avatar: Avatar, target: np.ndarray) -> Warped:
-        """Geometry only: flow, eyes, one resample, mouth fill. target: 478×2 crop pixels."""
+        """Geometry only: flow, eyes, then one fused pass: resample + mouth fill. target: 478×2 crop pixels."""
         coords = avatar.flow(target)  # S×S×2
         eyes = edit_eyes(coords, avatar.crop_mesh, target)
         np.clip(coords, 0, avatar.size - 1, out=coords)  # extreme poses stretch the edge, never wrap
-        crop = remap_bilinear(avatar.crop, coords, self.num_threads)  # S×S×3 uint8
-        mouth = fill_mouth(crop, avatar.crop_mesh, target, avatar.lip_colour, avatar.teeth_colour)
+        layer = mouth_layer(avatar.crop_mesh, target, avatar.lip_colour, avatar.teeth_colour, avatar.size)
+        mouth = np.zeros(coords.shape[:2], np.float32)  # S×S fill alpha
+        overlay = None
+        if layer is not None:
+            (x0, y0, x1, y1), alpha, colour = layer
+            mouth[y0:y1, x0:x1] = alpha
+            overlay = (x0, y0, colour, alpha)
+        crop = warp_composite(avatar.crop, coords, overlay, self.num_threads)  # S×S×3 uint8
         return Warped(crop, coords, mouth, eyes, target)
 
     def refine_crop(self, avatar: Avatar, warped: Warped) -> np.ndarray:
@@ -114,12 +121,9 @@ class Renderer:
         x = net_input(warped, avatar.crop, self.refine.size)  # 1×10×N×N
         with torch.inference_mode():
             residual = hold_mouth_colour(self.refine(x), x[:, MOUTH:MOUTH + 1])  # 1×3×N×N, 0..1 units
-        residual = residual[0].permute(1, 2, 0).numpy()  # N×N×3
-        residual *= refine_gate(warped.target, avatar.size, self.refine.size)[..., None]
-        if residual.shape[0] != avatar.size:
-            residual = cv2.resize(residual, (avatar.size, avatar.size), interpolation=cv2.INTER_LINEAR)
-        out = warped.crop.astype(np.float32) + residual * 255
-        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        gate = refine_gate(warped.target, avatar.size, self.refine.size)  # N×N
+        # one pass: crop + 255 · resize(gate · residual) -> uint8
+        return add_gated_residual(warped.crop, residual[0].numpy(), gate, self.num_threads)
 
     def render_crop(self, avatar: Avatar, mesh: np.ndarray) -> np.ndarray:
         """S×S×3 uint8 face crop for a 478×(2|3) image-pixel target mesh."""

@@ -1,0 +1,30 @@
+"""CLI: `talkinghead export` (registered by cli.py)."""
+from __future__ import annotations
+
+import json
+
+
+def _export(args) -> None:
+    from . import export
+    from .writer import PARITY
+
+    out = export(args.bundle, format=args.format, precision=args.precision, out=args.out)
+    parity = json.loads((out / PARITY).read_text(encoding="utf-8"))["components"]
+    print(f"exported bundle ({args.format} {args.precision}) written to {out}")
+    for component, graphs in parity.items():
+        for name, row in graphs.items():
+            print(f"  {component}/{name}: max abs {row['max_abs']:.2e}, max rel {row['max_rel']:.2e}, "
+                  f"{row['ms_per_call']:.1f} ms per call")
+
+
+def register(commands, train, evaluate) -> None:
+    from .formats import FORMATS
+
+    p = commands.add_parser("export", help="export a bundle's networks to a device bundle (onnx, openvino) "
+                                           "with a parity report against PyTorch")
+    p.add_argument("--format", required=True, help=f"one of {', '.join(FORMATS)}")
+    p.add_argument("--precision", default="fp32",
+                   help="; ".join(f"{f}: {', '.join(row)}" for f, row in FORMATS.items()) + " (default fp32)")
+    p.add_argument("--out", required=True, help="folder to write (must not exist)")
+    p.add_argument("--bundle", help="bundle to export (default: the embedded one)")
+    p.set_defaults(run=_export)

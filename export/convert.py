@@ -1,0 +1,84 @@
+"""One graph -> its file(s) in a format and precision (see formats.py for what each means).
+
+Every format starts from one ONNX export of the graph (TorchScript exporter, opset 17), so
+the input and output names, shapes and dynamic axes are the same in every format; OpenVINO
+converts that ONNX file to its IR.
+"""
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .graphs import Graph
+
+OPSET = 17  # LayerNormalization is a single op from 17 on
+FP16_MAX = float(np.finfo(np.float16).max)
+
+
+def write_graph(graph: Graph, folder: Path, format: str, precision: str) -> list[str]:
+    """Write `graph` into `folder`; returns the names of the files written (the model first)."""
+    import onnx
+
+    model = onnx.load_from_string(onnx_bytes(graph))
+    if format == "onnx":
+        if precision == "fp16":
+            model = fp16_weights(model)
+        onnx.save(model, folder / f"{graph.name}.onnx")
+        return [f"{graph.name}.onnx"]
+    import openvino as ov
+
+    source = folder / f".{graph.name}.source.onnx"  # OpenVINO reads the ONNX from a file
+    try:
+        onnx.save(model, source)
+        ov.save_model(ov.convert_model(source), folder / f"{graph.name}.xml",
+                      compress_to_fp16=precision == "fp16")
+    finally:
+        source.unlink(missing_ok=True)
+    return [f"{graph.name}.xml", f"{graph.name}.bin"]
+
+
+def onnx_bytes(graph: Graph) -> bytes:
+    buffer = io.BytesIO()
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)  # the fused transformer op has no ONNX export
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            # the exporter's notices, not faults of these graphs: the newer exporter needs
+            # onnxscript (not a dependency), and the tracer's warnings come from the argument
+            # checks of MultiheadAttention (the tests run every graph at other batch sizes,
+            # lengths and masks than it was traced with)
+            warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export")
+            warnings.filterwarnings("ignore", message="The feature will be removed")
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            torch.onnx.export(graph.module, tuple(graph.inputs.values()), buffer, dynamo=False,
+                              opset_version=OPSET, input_names=list(graph.inputs),
+                              output_names=list(graph.outputs), dynamic_axes=graph.dynamic)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+    return buffer.getvalue()
+
+
+def fp16_weights(model):
+    """Store every float32 initializer that fits float16 as float16, cast back to float32 by a
+    Cast node at the start of the graph: half the file, float32 compute."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph, casts = model.graph, []
+    for init in graph.initializer:
+        if init.data_type != TensorProto.FLOAT:
+            continue
+        value = numpy_helper.to_array(init)
+        if not np.isfinite(value).all() or np.abs(value).max(initial=0) > FP16_MAX:
+            continue  # would overflow: kept in float32
+        name = init.name
+        init.CopyFrom(numpy_helper.from_array(value.astype(np.float16), f"{name}.fp16"))
+        casts.append(helper.make_node("Cast", [f"{name}.fp16"], [name], to=TensorProto.FLOAT,
+                                      name=f"{name}.to_fp32"))
+    nodes = casts + list(graph.node)  # casts first: the graph stays topologically sorted
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return model

@@ -1,0 +1,49 @@
+"""The export formats and the precisions each supports, as implemented: one table.
+
+    onnx      fp32  float32 weights and compute (ONNX Runtime)
+              fp16  float16 weights, cast to float32 when the session loads them; float32 compute
+    openvino  fp32  float32 weights and compute (OpenVINO IR: .xml + .bin)
+              fp16  compressed float16 weights (`ov.save_model(..., compress_to_fp16=True)`);
+                    OpenVINO decompresses them, CPU compute stays float32
+
+fp16 halves the files and costs the accuracy of float16 weights, in both formats alike. (A
+graph computing in float16, from onnxruntime's float16 converter, crashes ONNX Runtime 1.32's
+graph optimiser on the transformer graphs, so it is not what onnx fp16 means here.)
+
+Rows issue 15 adds later: onnx int8 (dynamic and QDQ static quantisation), openvino int8
+weights (NNCF weight compression) and int8 PTQ (NNCF post-training quantisation), coreml
+fp16 / int8 / palettized. A row goes into FORMATS only together with the code that exports it.
+"""
+from __future__ import annotations
+
+import difflib
+
+from ..errors import InvalidOptionError
+
+FORMATS: dict[str, dict[str, str]] = {
+    "onnx": {"fp32": "float32 weights and compute",
+             "fp16": "float16 weights, float32 compute"},
+    "openvino": {"fp32": "float32 weights and compute",
+                 "fp16": "compressed float16 weights (compress_to_fp16), float32 compute on CPU"},
+}
+
+
+def validate(format: str, precision: str) -> tuple[str, str]:
+    """(format, precision) if the table has them, else InvalidOptionError naming the fix.
+
+    Called before any work, so a typo costs nothing and leaves nothing behind.
+    """
+    if format not in FORMATS:
+        raise InvalidOptionError(f"unknown format {format!r}{_suggestion(format, FORMATS)} "
+                                 f"formats: {', '.join(FORMATS)}.")
+    if precision not in FORMATS[format]:
+        raise InvalidOptionError(f"precision {precision!r} is not supported for {format} export"
+                                 f"{_suggestion(precision, FORMATS[format])} {format} supports: "
+                                 f"{', '.join(FORMATS[format])}.")
+    return format, precision
+
+
+def _suggestion(word: str, choices) -> str:
+    """"; did you mean 'x'?" for the closest choice, else ";" (the message goes on after it)."""
+    close = difflib.get_close_matches(str(word), list(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ";"

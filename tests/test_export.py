@@ -1,0 +1,194 @@
+"""talkinghead.export: every network of a bundle to ONNX / OpenVINO, run and checked against torch.
+
+A tiny bundle (the default one with its networks replaced by small seeded ones, the `ar`
+baseline dropped) is exported to every format × precision of the table; the exported graphs
+are run in ONNX Runtime / OpenVINO on inputs other than the ones they were traced with.
+Tolerances (max |exported - torch| / max |torch|): fp32 1e-4 (float32 reordering only);
+fp16 1e-2 (float16 weights; the tiny nets' weights are stored in float16 already, but
+OpenVINO folds constants before compressing them).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from talkinghead import bundle
+from talkinghead.audio.encoder import AudioEncoder
+from talkinghead.cli import main
+from talkinghead.component import load_module, save_module
+from talkinghead.errors import BundleError, InvalidOptionError
+from talkinghead.export import FORMATS, export
+from talkinghead.export.runtime import audio_condition, open_graph
+from talkinghead.face.models import sha256_of
+from talkinghead.lip.model import LipModel
+from talkinghead.prior.model import MotionPrior
+from talkinghead.render.refine_net import RefineNet
+
+TOLERANCE = {"fp32": 1e-4, "fp16": 1e-2}
+CASES = [(f, p) for f, row in FORMATS.items() for p in row]
+GRAPHS = {"audio": ["front", "span"], "lip": ["lip"], "prior": ["denoiser"], "render": ["refine"]}
+FIELDS = {"max_abs", "max_rel", "ms_per_call", "torch_ms_per_call", "input"}
+
+
+def _seeded(module: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """Random weights everywhere (zero-initialised heads and the null audio included)."""
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    return module.eval()
+
+
+@pytest.fixture(scope="module")
+def tiny_bundle(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny") / "bundle"
+    shutil.copytree(bundle.default_bundle_dir(), folder)
+    shutil.rmtree(folder / "ar")  # sized for the default encoder; not exported anyway
+    # window 8 + 2·2 context: the 263-frame example speech goes through many windows
+    save_module(_seeded(AudioEncoder(dim=16, layers=1, heads=2, window=8, context=2), 1), folder / "audio", "audio")
+    save_module(_seeded(LipModel(audio_dim=16, hidden=16), 2), folder / "lip", "lip")
+    save_module(_seeded(MotionPrior(audio_dim=16, dim=16, layers=1, heads=2, window=16, prediction="v", kernel=3), 3),
+                folder / "prior", "prior")
+    _seeded(RefineNet(size=64, widths=(4, 8)), 4).save(folder / "render")
+    bundle.write_manifest(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_bundle, tmp_path_factory):
+    """format, precision -> exported folder (each exported once, on first use)."""
+    root, done = tmp_path_factory.mktemp("exported"), {}
+
+    def get(format: str, precision: str):
+        if (format, precision) not in done:
+            done[format, precision] = export(tiny_bundle, format=format, precision=precision,
+                                             out=root / f"{format}-{precision}")
+        return done[format, precision]
+    return get
+
+
+def _run(folder, component: str, graph: str, **arrays) -> np.ndarray:
+    spec = json.loads((folder / component / "config.json").read_text())["export"]["graphs"][graph]
+    runtime = open_graph(folder / component / spec["files"][0], tuple(spec["inputs"]), tuple(spec["outputs"]))
+    return runtime(**arrays)[next(iter(spec["outputs"]))]
+
+
+def _rel(got: np.ndarray, ref: torch.Tensor) -> float:
+    return float(np.abs(got - ref.numpy()).max() / np.abs(ref.numpy()).max())
+
+
+@pytest.mark.parametrize("format, precision", CASES)
+def test_exported_bundle_runs_and_matches_torch(tiny_bundle, exported, format, precision):
+    out = exported(format, precision)
+    manifest = bundle.verify(out)
+    assert set(manifest["components"]) == {"motion", "audio", "lip", "prior", "render"}
+    assert (manifest["backend"], manifest["precision"]) == (format, precision)
+    assert manifest["export"]["source_manifest_sha256"] == sha256_of(tiny_bundle / bundle.MANIFEST)
+    assert manifest["export"]["parity"]["parity.json"]["sha256"] == sha256_of(out / "parity.json")
+    assert (out / "motion" / "motion.safetensors").read_bytes() == (tiny_bundle / "motion" / "motion.safetensors").read_bytes()
+
+    parity = json.loads((out / "parity.json").read_text())
+    assert (parity["format"], parity["precision"]) == (format, precision)
+    assert {c: sorted(g) for c, g in parity["components"].items()} == \
+        {**{c: sorted(g) for c, g in GRAPHS.items()}, "audio": ["front", "span", "windowed"]}
+    for graphs in parity["components"].values():
+        for row in graphs.values():
+            assert set(row) == FIELDS and row["ms_per_call"] > 0
+            assert row["max_rel"] <= TOLERANCE[precision], row
+
+    # other inputs than the traced ones: other batch sizes, lengths, masks
+    tol = TOLERANCE[precision]
+    torch.manual_seed(5)
+    encoder = load_module(AudioEncoder, tiny_bundle / "audio")
+    for frames in (5, 12, 50):  # shorter than one span, exactly one, many windows
+        features = torch.randn(frames, 323)
+        with torch.inference_mode():
+            ref = encoder(features[None])[0]
+        front = open_graph(out / "audio" / _model(out, "audio", "front"), ("features",), ("x",))
+        span = open_graph(out / "audio" / _model(out, "audio", "span"), ("x", "valid"), ("y",))
+        assert _rel(audio_condition(front, span, features.numpy(), 8, 2), ref) <= tol
+
+    lip = load_module(LipModel, tiny_bundle / "lip")
+    audio = torch.randn(3, 40, 16)
+    with torch.inference_mode():
+        assert _rel(_run(out, "lip", "lip", audio=audio.numpy()), lip(audio)) <= tol
+
+    denoiser = load_module(MotionPrior, tiny_bundle / "prior").denoiser
+    x_t, cond, known = torch.randn(3, 16, 18), torch.randn(3, 16, 16), torch.randn(3, 16, 18)
+    mask, style, t = (torch.arange(16) < 4).float().expand(3, -1), torch.randn(3, 2), torch.tensor([999, 500, 3])
+    null = torch.stack([cond[0], denoiser.null_audio.expand(16, -1), cond[2]])  # row 1 unconditioned
+    with torch.inference_mode():
+        ref = denoiser(x_t, t, null, known, mask, style)
+    got = _run(out, "prior", "denoiser", x_t=x_t.numpy(), t=t.float().numpy(), audio=cond.numpy(),
+               conditioned=np.array([1, 0, 1], np.float32), known=known.numpy(), known_mask=mask.numpy(),
+               style=style.numpy())
+    assert _rel(got, ref) <= tol
+    assert np.array_equal(got[:, :4], known[:, :4].numpy())  # known frames returned exactly
+
+    refine = RefineNet.load(tiny_bundle / "render")
+    x = torch.rand(2, 10, 64, 64)
+    with torch.inference_mode():
+        assert _rel(_run(out, "render", "refine", x=x.numpy()), refine(x)) <= tol
+
+
+def _model(out, component: str, graph: str) -> str:
+    return json.loads((out / component / "config.json").read_text())["export"]["graphs"][graph]["files"][0]
+
+
+def test_exported_config_notes_the_export(exported):
+    out = exported("openvino", "fp16")
+    config = json.loads((out / "prior" / "config.json").read_text())
+    assert config["weights"] == "denoiser.xml" and "dtype" not in config
+    assert config["export"]["format"] == "openvino" and config["export"]["precision"] == "fp16"
+    assert config["export"]["statistics"] == "statistics.safetensors"
+    graph = config["export"]["graphs"]["denoiser"]
+    assert graph["files"] == ["denoiser.xml", "denoiser.bin"]
+    assert graph["inputs"]["x_t"] == ["batch", 16, 18] and graph["outputs"] == {"x0": ["batch", 16, 18]}
+    assert json.loads((out / "audio" / "config.json").read_text())["export"]["graphs"]["span"]["inputs"] == \
+        {"x": ["batch", 12, 16], "valid": ["batch", 12]}
+
+
+def test_a_tampered_exported_file_is_refused(exported, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(exported("onnx", "fp16"), copy)
+    model = copy / "prior" / "denoiser.onnx"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="denoiser.onnx"):
+        bundle.verify(copy)
+
+
+@pytest.mark.parametrize("format, precision, message", [
+    ("onxx", "fp32", "unknown format 'onxx'; did you mean 'onnx'? formats: onnx, openvino"),
+    ("openvino", "fp61", "precision 'fp61' is not supported for openvino export; did you mean 'fp16'?"),
+    ("onnx", "int8", "onnx supports: fp32, fp16"),
+    ("coreml", "fp16", "unknown format 'coreml'"),
+])
+def test_bad_arguments_fail_before_any_work(tmp_path, format, precision, message):
+    out = tmp_path / "out"
+    with pytest.raises(InvalidOptionError, match=message.replace("?", r"\?")):
+        export(tmp_path / "no-such-bundle", format=format, precision=precision, out=out)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_out_is_refused(tmp_path):
+    (tmp_path / "out").mkdir()
+    with pytest.raises(InvalidOptionError, match="already exists"):
+        export(format="onnx", out=tmp_path / "out")
+
+
+def test_cli_exports_the_default_bundle(tmp_path, capsys):
+    """The real default bundle, as the issue's command line exports it."""
+    out = tmp_path / "bundle-ov"
+    assert main(["export", "--format", "openvino", "--precision", "fp16", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"written to {out}" in printed and "prior/denoiser: max abs" in printed
+    bundle.verify(out)
+    parity = json.loads((out / "parity.json").read_text())["components"]
+    assert all(row["max_rel"] <= TOLERANCE["fp16"] for graphs in parity.values() for row in graphs.values())
+    assert [p.name for p in tmp_path.iterdir()] == ["bundle-ov"]  # no temporary folder left
