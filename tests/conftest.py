@@ -66,3 +66,19 @@ def bundle_copy(tmp_path) -> Path:
     folder = tmp_path / "bundle"
     shutil.copytree(bundle.default_bundle_dir(), folder)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _kernels_chosen_by_dispatch(monkeypatch):
+    """No test inherits a TALKINGHEAD_KERNELS setting from the shell; tests that force one set it."""
+    monkeypatch.delenv("TALKINGHEAD_KERNELS", raising=False)
+
+
+@pytest.fixture
+def native():
+    """The built C++ extension (talkinghead._native)."""
+    from talkinghead.kernels import dispatch
+
+    if dispatch._native is None:
+        pytest.skip("talkinghead._native is not built")
+    return dispatch._native

@@ -53,18 +53,6 @@ def _coords(rng: np.random.Generator, h: int, w: int, ho: int, wo: int) -> np.nd
     return xy.astype(np.float32)
 
 
-@pytest.fixture(autouse=True)
-def _native_by_default(monkeypatch):
-    monkeypatch.delenv("TALKINGHEAD_KERNELS", raising=False)
-
-
-@pytest.fixture
-def native():
-    if dispatch._native is None:
-        pytest.skip("talkinghead._native is not built")
-    return dispatch._native
-
-
 # --- reference vs independent implementations -------------------------------------------------
 
 @pytest.mark.parametrize("h, w", SHAPES)
