@@ -9,11 +9,10 @@ Run: python benchmarks/kernels.py. Prints a table and writes benchmarks/results/
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
-import statistics
-import time
 from pathlib import Path
 
 import cv2
@@ -26,19 +25,11 @@ from talkinghead.kernels.resample import remap_bilinear
 from talkinghead.kernels.warp_composite import add_gated_residual, warp_composite
 from talkinghead.render.paste import PastePlan
 
+import timing  # benchmarks/timing.py
+
 THREADS, WARMUP, REPEATS, NET = 2, 3, 25, 256
 RESULTS = Path(__file__).parent / "results" / "kernels.json"
-
-
-def median_ms(fn) -> float:
-    for _ in range(WARMUP):
-        fn()
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+median_ms = functools.partial(timing.median_ms, warmup=WARMUP, repeats=REPEATS)
 
 
 def warp_inputs(rng, s):

@@ -6,11 +6,10 @@ Every implementation gets 2 threads. The torch reference is timed on ready-made 
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
-import statistics
-import time
 from pathlib import Path
 
 import cv2
@@ -19,19 +18,11 @@ import torch
 
 from talkinghead.kernels import dispatch, resample
 
+import timing  # benchmarks/timing.py
+
 SIZE, CHANNELS, THREADS, WARMUP, REPEATS = 512, 3, 2, 3, 30
 RESULTS = Path(__file__).parent / "results" / "resample.json"
-
-
-def median_ms(fn) -> float:
-    for _ in range(WARMUP):
-        fn()
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+median_ms = functools.partial(timing.median_ms, warmup=WARMUP, repeats=REPEATS)
 
 
 def warp_coords(n: int) -> np.ndarray:
