@@ -36,6 +36,11 @@ def native_function(name: str):
     return getattr(_native, name, None)
 
 
+def native_unavailable(function) -> str | None:
+    """Why a C++ kernel from `native_function` cannot run (None: it can), for `choose`."""
+    return None if function is not None else "talkinghead._native is not built (`pip install .` builds it)"
+
+
 def triton_available() -> bool:
     return importlib.util.find_spec("triton") is not None
 

@@ -18,7 +18,7 @@ import torch
 
 from . import dispatch
 from .resample import remap_bilinear_reference
-from .warp_composite import _check_array, _check_finite, _float32, _threads
+from .checks import as_float32, check_array, check_finite, native_threads, to_chw, to_u8
 
 __all__ = ["paste_crop", "paste_crop_reference"]
 
@@ -42,17 +42,17 @@ def paste_crop(image: np.ndarray, crop: np.ndarray, origin: tuple[int, int], coo
     """A new H×W×3 uint8 frame: image (H×W×3 uint8) with crop (Hc×Wc×3 uint8) pasted over the box
     at origin (x0, y0) of coords' h×w size. coords: h×w×2 (x, y) crop pixels; weight: h×w
     (or h×w×1); drift: 3. num_threads caps the C++ kernel's threads (None: all hardware threads)."""
-    _check_array("image", image, np.uint8, 3, last=3)
-    _check_array("crop", crop, np.uint8, 3, last=3)
+    check_array("image", image, np.uint8, 3, last=3)
+    check_array("crop", crop, np.uint8, 3, last=3)
     if crop.size == 0:
         raise ValueError(f"crop must not be empty; got shape {crop.shape}")
-    coords = _float32("coords", coords, 3, last=2)
-    weight = _float32("weight", weight, np.ndim(weight))
+    coords = as_float32("coords", coords, 3, last=2)
+    weight = as_float32("weight", weight, np.ndim(weight))
     if weight.ndim == 3 and weight.shape[2] == 1:
         weight = weight.reshape(weight.shape[:2])
     if weight.shape != coords.shape[:2]:
         raise ValueError(f"weight must have shape {coords.shape[:2]} matching coords; got {weight.shape}")
-    drift = _float32("drift", drift, 1)
+    drift = as_float32("drift", drift, 1)
     if drift.shape != (3,) or not np.isfinite(drift).all():
         raise ValueError(f"drift must be 3 finite values; got {drift}")
     x0, y0 = (int(v) for v in origin)
@@ -60,16 +60,13 @@ def paste_crop(image: np.ndarray, crop: np.ndarray, origin: tuple[int, int], coo
     if not (0 <= x0 and 0 <= y0 and x0 + w <= image.shape[1] and y0 + h <= image.shape[0]):
         raise ValueError(f"the box (x0={x0}, y0={y0}, {w}×{h}) must lie inside the "
                          f"{image.shape[1]}×{image.shape[0]} image")
-    threads = _threads(num_threads)
+    threads = native_threads(num_threads)
     native = dispatch.native_function("paste_u8")
-    missing = "talkinghead._native is not built (`pip install .` builds it)"
-    if dispatch.choose("paste_crop", False, {"native": None if native else missing}) == "native":
+    if dispatch.choose("paste_crop", False, {"native": dispatch.native_unavailable(native)}) == "native":
         return native(np.ascontiguousarray(image), np.ascontiguousarray(crop), coords, weight, x0, y0, drift, threads)
-    _check_finite("coords", coords)
-    _check_finite("weight", weight)
+    check_finite("coords", coords)
+    check_finite("weight", weight)
     with torch.inference_mode():
-        def chw(a):
-            return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float()
-        out = paste_crop_reference(chw(image), chw(crop), (x0, y0), torch.from_numpy(coords)[None],
+        out = paste_crop_reference(to_chw(image), to_chw(crop), (x0, y0), torch.from_numpy(coords)[None],
                                    torch.from_numpy(weight)[None], torch.from_numpy(drift)[None])
-        return (out[0] + 0.5).floor().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+        return to_u8(out)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from . import dispatch
+from .checks import native_threads
 
 try:
     import triton
@@ -138,17 +139,14 @@ def remap_bilinear(image: np.ndarray, coords: np.ndarray, num_threads: int | Non
     same for any count. The torch reference runs on torch's own threads (torch.set_num_threads).
     """
     image, coords = _validate(image, coords)
-    if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, int)
-                                    or num_threads < 1):
-        raise ValueError(f"num_threads must be None (all hardware threads) or a positive integer; got {num_threads!r}")
+    threads = native_threads(num_threads)
     squeeze = image.ndim == 2
     hwc = np.ascontiguousarray(image[..., None] if squeeze else image)  # H×W×C
     coords = np.ascontiguousarray(coords)  # Ho×Wo×2 float32
 
     native = dispatch.native_function("remap_bilinear_u8" if hwc.dtype == np.uint8 else "remap_bilinear_f32")
-    missing = "talkinghead._native is not built (`pip install .` builds it)"
-    if dispatch.choose("remap_bilinear", False, {"native": None if native else missing}) == "native":
-        out = native(hwc, coords, num_threads or 0)  # Ho×Wo×C; 0 = all hardware threads
+    if dispatch.choose("remap_bilinear", False, {"native": dispatch.native_unavailable(native)}) == "native":
+        out = native(hwc, coords, threads)  # Ho×Wo×C
     else:
         out = _remap_with_reference(hwc, coords)
     return out[..., 0] if squeeze else out

@@ -18,12 +18,10 @@ import numpy as np
 import torch
 
 from . import dispatch
+from .checks import as_float32, check_array, check_finite, native_threads, to_chw, to_u8
 from .resample import remap_bilinear_reference
 
 __all__ = ["warp_composite", "warp_composite_reference", "add_gated_residual", "add_gated_residual_reference"]
-
-_MISSING = "talkinghead._native is not built (`pip install .` builds it)"
-
 
 def warp_composite_reference(source: torch.Tensor, coords: torch.Tensor, colour: torch.Tensor | None = None,
                              alpha: torch.Tensor | None = None, origin: tuple[int, int] = (0, 0)) -> torch.Tensor:
@@ -60,93 +58,51 @@ def warp_composite(source: np.ndarray, coords: np.ndarray, overlay: tuple | None
                    num_threads: int | None = None) -> np.ndarray:
     """source: H×W×3 uint8; coords: Ho×Wo×2 (x, y) float32; overlay: None or (x0, y0, colour h×w×3,
     alpha h×w) blended over the box at (x0, y0). Returns Ho×Wo×3 uint8, rounded half up once."""
-    _check_array("source", source, np.uint8, 3, last=3)
+    check_array("source", source, np.uint8, 3, last=3)
     if source.size == 0:
         raise ValueError(f"source must not be empty; got shape {source.shape}")
-    coords = _float32("coords", coords, 3, last=2)
+    coords = as_float32("coords", coords, 3, last=2)
     x0 = y0 = 0
     colour = alpha = None
     if overlay is not None:
         x0, y0, colour, alpha = overlay
-        colour, alpha = _float32("overlay colour", colour, 3, last=3), _float32("overlay alpha", alpha, 2)
+        colour, alpha = as_float32("overlay colour", colour, 3, last=3), as_float32("overlay alpha", alpha, 2)
         h, w = colour.shape[:2]
         if alpha.shape != (h, w):
             raise ValueError(f"overlay alpha must have shape {(h, w)} matching the colour; got {alpha.shape}")
         if not (0 <= x0 and 0 <= y0 and x0 + w <= coords.shape[1] and y0 + h <= coords.shape[0]):
             raise ValueError(f"the overlay box (x0={x0}, y0={y0}, {w}×{h}) must lie inside the "
                              f"{coords.shape[1]}×{coords.shape[0]} output")
-    threads = _threads(num_threads)
+    threads = native_threads(num_threads)
     native = dispatch.native_function("warp_composite_u8")
-    if dispatch.choose("warp_composite", False, {"native": None if native else _MISSING}) == "native":
+    if dispatch.choose("warp_composite", False, {"native": dispatch.native_unavailable(native)}) == "native":
         return native(np.ascontiguousarray(source), coords, colour, alpha, int(x0), int(y0), threads)
-    _check_finite("coords", coords)
+    check_finite("coords", coords)
     with torch.inference_mode():
         out = warp_composite_reference(
-            _chw(source), torch.from_numpy(coords)[None],
-            None if colour is None else _chw(colour), None if alpha is None else torch.from_numpy(alpha)[None, None],
+            to_chw(source), torch.from_numpy(coords)[None],
+            None if colour is None else to_chw(colour), None if alpha is None else torch.from_numpy(alpha)[None, None],
             (int(x0), int(y0)))
-        return _to_u8(out)
+        return to_u8(out)
 
 
 def add_gated_residual(crop: np.ndarray, residual: np.ndarray, gate: np.ndarray | None = None,
                        num_threads: int | None = None) -> np.ndarray:
     """crop: H×W×3 uint8; residual: 3×N×M float32 (0..1 units, the net's layout); gate: N×M or None.
     Returns H×W×3 uint8: crop + 255 · resize(gate · residual), rounded half up."""
-    _check_array("crop", crop, np.uint8, 3, last=3)
-    residual = _float32("residual", residual, 3)
+    check_array("crop", crop, np.uint8, 3, last=3)
+    residual = as_float32("residual", residual, 3)
     if residual.shape[0] != 3 or crop.size == 0 or residual.size == 0:
         raise ValueError(f"crop must be (H, W, 3) and residual (3, N, M), not empty; got {crop.shape} and {residual.shape}")
     if gate is not None:
-        gate = _float32("gate", gate, 2)
+        gate = as_float32("gate", gate, 2)
         if gate.shape != residual.shape[1:]:
             raise ValueError(f"gate must have shape {residual.shape[1:]} matching the residual; got {gate.shape}")
-    threads = _threads(num_threads)
+    threads = native_threads(num_threads)
     native = dispatch.native_function("add_residual_u8")
-    if dispatch.choose("add_gated_residual", False, {"native": None if native else _MISSING}) == "native":
+    if dispatch.choose("add_gated_residual", False, {"native": dispatch.native_unavailable(native)}) == "native":
         return native(np.ascontiguousarray(crop), residual, gate, 255.0, threads)
     with torch.inference_mode():
-        out = add_gated_residual_reference(_chw(crop), torch.from_numpy(residual)[None],
+        out = add_gated_residual_reference(to_chw(crop), torch.from_numpy(residual)[None],
                                            None if gate is None else torch.from_numpy(gate)[None, None])
-        return _to_u8(out)
-
-
-def _chw(image: np.ndarray) -> torch.Tensor:
-    """H×W×C numpy -> 1×C×H×W float32 tensor."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
-
-
-def _to_u8(out: torch.Tensor) -> np.ndarray:
-    """1×3×H×W float -> H×W×3 uint8, rounded half up and clipped (as the C++ kernels)."""
-    return (out[0] + 0.5).floor().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
-
-
-def _threads(num_threads: int | None) -> int:
-    if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, int)
-                                    or num_threads < 1):
-        raise ValueError(f"num_threads must be None (all hardware threads) or a positive integer; got {num_threads!r}")
-    return num_threads or 0  # 0: all hardware threads
-
-
-def _check_array(name: str, a, dtype, ndim: int, last: int | None = None) -> None:
-    if not isinstance(a, np.ndarray):
-        raise ValueError(f"{name} must be a numpy array; got {type(a).__name__}")
-    if a.dtype != dtype:
-        raise ValueError(f"{name} dtype must be {np.dtype(dtype)}; got {a.dtype}")
-    if a.ndim != ndim or (last is not None and a.shape[-1] != last):
-        want = "(" + ", ".join(["·"] * (ndim - 1) + [str(last) if last else "·"]) + ")"
-        raise ValueError(f"{name} must have shape {want}; got shape {a.shape}")
-
-
-def _float32(name: str, a, ndim: int, last: int | None = None) -> np.ndarray:
-    """a as a C-contiguous float32 array of ndim dims (last dim `last`); a ValueError otherwise."""
-    a = np.asarray(a)
-    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
-        raise ValueError(f"{name} must be a real number array (float32 preferred); got {a.dtype}")
-    _check_array(name, a, a.dtype, ndim, last)
-    return np.ascontiguousarray(a, np.float32)
-
-
-def _check_finite(name: str, a: np.ndarray) -> None:
-    bad = np.count_nonzero(~np.isfinite(a))
-    if bad:
-        raise ValueError(f"{name} must be finite; got {bad} NaN or infinite value(s)")
+        return to_u8(out)
