@@ -12,6 +12,7 @@ import importlib.util
 import io
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -64,34 +65,50 @@ class TorchRuntime:
         return {n: r.numpy() for n, r in zip(self.outputs, result)}
 
 
-class OpenVINORuntime:
-    """An OpenVINO CPU model in fp32 (bf16 would be chosen by default on CPUs that have it).
+@lru_cache(maxsize=1)
+def _openvino_core():
+    import openvino as ov
 
-    Safe to call from several threads: an infer request runs one inference at a time, so each
-    thread gets its own on the shared compiled model (the weights are not copied).
-    """
+    return ov.Core()
 
-    def __init__(self, model, inputs: tuple[str, ...], outputs: tuple[str, ...], num_threads: int | None = None):
-        import openvino as ov
 
-        config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
-        if num_threads:
-            config["INFERENCE_NUM_THREADS"] = int(num_threads)
-        self.compiled = ov.Core().compile_model(model, "CPU", config)
-        self._local = threading.local()
-        self.inputs, self.outputs = inputs, outputs
+def compile_openvino(model, num_threads: int | None = None):
+    """`model` (an ov.Model or a model file path) compiled for the CPU in fp32, latency mode,
+    with at most `num_threads` threads. fp32 on purpose: OpenVINO picks bf16 on CPUs that have
+    it, which moves face landmarks by about a pixel."""
+    config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+    if num_threads:
+        config["INFERENCE_NUM_THREADS"] = int(num_threads)
+    return _openvino_core().compile_model(model, "CPU", config)
 
-    @property
-    def request(self):
-        """This thread's infer request."""
+
+class ThreadRequests:
+    """Infer requests on one compiled OpenVINO model, one per calling thread: a request runs one
+    inference at a time, so threads sharing a model each get their own (weights are shared)."""
+
+    def __init__(self, compiled):
+        self.compiled, self._local = compiled, threading.local()
+
+    def infer(self, inputs: dict[int, np.ndarray]) -> list[np.ndarray]:
+        """Outputs in the model's order, copied out of the request."""
         if not hasattr(self._local, "request"):
             self._local.request = self.compiled.create_infer_request()
-        return self._local.request
+        request = self._local.request
+        request.infer(inputs)
+        return [request.get_output_tensor(i).data.copy() for i in range(len(self.compiled.outputs))]
+
+
+class OpenVINORuntime:
+    """An OpenVINO CPU model in fp32 (see compile_openvino), safe to call from several threads."""
+
+    def __init__(self, model, inputs: tuple[str, ...], outputs: tuple[str, ...], num_threads: int | None = None):
+        self.compiled = compile_openvino(model, num_threads)
+        self._requests = ThreadRequests(self.compiled)
+        self.inputs, self.outputs = inputs, outputs
 
     def __call__(self, **arrays: np.ndarray) -> dict[str, np.ndarray]:
-        request = self.request
-        request.infer({i: np.ascontiguousarray(arrays[n], np.float32) for i, n in enumerate(self.inputs)})
-        return {n: request.get_output_tensor(i).data.copy() for i, n in enumerate(self.outputs)}
+        values = self._requests.infer({i: np.ascontiguousarray(arrays[n], np.float32) for i, n in enumerate(self.inputs)})
+        return dict(zip(self.outputs, values))
 
 
 class OnnxRuntime:
