@@ -53,11 +53,11 @@ class GenerationConfig:
             ("gaze", isinstance(self.gaze, str) and self.gaze in GAZE_MODES, f"one of {GAZE_MODES}"),
             ("expression_scale", _real_in(self.expression_scale, 0, 3), "in [0, 3], a number"),
             ("guidance_scale", _real_in(self.guidance_scale, 0, 10), "in [0, 10], a number (1 = no guidance)"),
-            ("steps", _is_int(self.steps) and 1 <= self.steps <= 200, "an integer in [1, 200]"),
+            ("steps", is_int(self.steps) and 1 <= self.steps <= 200, "an integer in [1, 200]"),
             ("temperature", _real_in(self.temperature, 0, 3), "in [0, 3], a number"),
-            ("seed", _is_int(self.seed) and 0 <= self.seed < SEED_LIMIT, "an integer in [0, 2**63 - 1]"),
+            ("seed", is_int(self.seed) and 0 <= self.seed < SEED_LIMIT, "an integer in [0, 2**63 - 1]"),
             ("ref_pose", isinstance(self.ref_pose, bool), "True or False"),
-            ("crop_size", _is_int(self.crop_size) and self.crop_size in CROP_SIZES, f"one of {CROP_SIZES}"),
+            ("crop_size", is_int(self.crop_size) and self.crop_size in CROP_SIZES, f"one of {CROP_SIZES}"),
             ("fps", _real_in(self.fps, 1, 120), "in [1, 120], a number"),
             ("paste_back", isinstance(self.paste_back, bool), "True or False"),
         ]
@@ -86,13 +86,13 @@ class GenerationConfig:
                                temperature=self.temperature, blink_rate=self.blink_rate)
 
 
-def _is_int(value) -> bool:
+def is_int(value) -> bool:
     """An integer (Python or numpy), not a bool."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _real_in(value, lo: float, hi: float) -> bool:
     """A finite real number (integer or float, Python or numpy; not a bool or a string) in [lo, hi]."""
-    real = _is_int(value) or (isinstance(value, numbers.Real) and not isinstance(value, bool)
+    real = is_int(value) or (isinstance(value, numbers.Real) and not isinstance(value, bool)
                               and math.isfinite(value))
     return real and lo <= value <= hi

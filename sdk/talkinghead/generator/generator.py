@@ -15,7 +15,6 @@ portrait's neutral -> renderer (warp, mouth and eyes, refinement, paste-back) ->
 """
 from __future__ import annotations
 
-import numbers
 import os
 import shutil
 import threading
@@ -42,7 +41,7 @@ from ..render.avatar import Avatar
 from ..render.refine_net import RefineNet, refine_for_backend
 from ..render.renderer import Renderer
 from ..audio.stream import MARGIN_AFTER, FeatureStream, audio_chunks, features_in_blocks
-from .config import GenerationConfig
+from .config import GenerationConfig, is_int
 from .controls import FrameRateConverter, apply_controls, output_frames
 from .motion_stream import RIGHT, MotionStream
 
@@ -355,7 +354,7 @@ def _positive_int(name: str, value, none_ok: bool = False) -> int | None:
     """`value` as an int if it is a positive integer (or None when allowed), else InvalidOptionError."""
     if value is None and none_ok:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    if not is_int(value) or value < 1:
         allowed = "None or a positive integer" if none_ok else "a positive integer"
         raise InvalidOptionError(f"{name} must be {allowed}; got {value!r}.")
     return int(value)
