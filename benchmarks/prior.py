@@ -4,9 +4,11 @@ Run: python benchmarks/prior.py [--models DIR] [--threads 2 [1 ...]] [--repeats 
 table and writes benchmarks/results/prior.json.
 
 The audio condition is computed once per length (its time is reported apart, with the lip
-model's); what is timed is `prior.sample_motion` for one seed: windows of the prior's length
-chained through the overlap, DDIM with 5/10/25 steps, classifier-free guidance on (scale 1.5:
-conditional and unconditional passes in one batch of 2) or off (1.0). The auto-regressive
+model's); what is timed is `sample_motion` on the prior's runtime for one seed, as the
+Generator runs it (the numpy sampler, the denoiser in PyTorch, every call padded to the
+window): windows of the prior's length chained through the overlap, DDIM with 5/10/25 steps,
+classifier-free guidance on (scale 1.5: conditional and unconditional passes in one batch of
+2) or off (1.0). The auto-regressive
 baseline is timed for comparison. Each setting: one warm-up run, then the median of
 `repeats`; settings alternate within each round so they share the same background load, and
 the load average is recorded (the machine is shared: compare numbers side by side only).
@@ -48,7 +50,8 @@ def main() -> None:
     models = MotionModels.load(args.models)
     rng = np.random.default_rng(0)
     features = {s: rng.normal(size=(s * FPS, models.encoder.config["in_dim"])).astype(np.float32) for s in SECONDS}
-    cond = {s: models.audio_condition(f) for s, f in features.items()}
+    cond = {s: np.asarray(models.audio_condition(f), np.float32) for s, f in features.items()}  # T×C
+    prior = models.prior.runtime()
 
     kinds = [("diffusion", s, n, g) for s in SECONDS for n in STEPS for g in GUIDANCE]
     kinds += [("audio+lip", s, 0, 0.0) for s in SECONDS]
@@ -58,10 +61,10 @@ def main() -> None:
     def run(threads, kind, s, n, g):
         torch.set_num_threads(threads)
         if kind == "diffusion":
-            return lambda: sample_motion(models.prior, cond[s], [0], SamplingOptions(steps=n, guidance_scale=g))
+            return lambda: sample_motion(prior, cond[s], [0], SamplingOptions(steps=n, guidance_scale=g))
         if kind == "ar":
-            return lambda: models.ar.sample(cond[s], [0])
-        return lambda: models.lip(models.audio_condition(features[s])[None])
+            return lambda: models.ar.sample(torch.from_numpy(cond[s]), [0])
+        return lambda: models.lip(torch.from_numpy(np.asarray(models.audio_condition(features[s]), np.float32))[None])
 
     load_before = os.getloadavg()
     with torch.no_grad():

@@ -15,19 +15,22 @@ This module imports nothing heavy: the CLI imports it for `talkinghead --help`.
 """
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import uuid
 from pathlib import Path
 
+from ..backends import package_installed
 from ..errors import BackendNotAvailableError, BundleError, InvalidOptionError
 from .formats import FORMATS, validate
 
 __all__ = ["FORMATS", "export", "validate"]
 
 COMPONENTS = ("motion", "audio", "lip", "prior", "render")
-NEEDS = {"onnx": ("onnx", "onnxruntime"), "openvino": ("onnx", "openvino")}  # the ONNX export comes first
-EXTRAS = {"onnx": "talkinghead[onnx]", "onnxruntime": "talkinghead[onnx]", "openvino": "talkinghead[openvino]"}
+# packages an export needs, by format and by (format, precision); the ONNX export comes first
+NEEDS = {"onnx": ("torch", "onnx", "onnxruntime"), "openvino": ("torch", "onnx", "openvino")}
+PRECISION_NEEDS = {("openvino", "int8-weights"): ("nncf",)}
+EXTRAS = {"torch": "talkinghead[export]", "onnx": "talkinghead[export]", "onnxruntime": "talkinghead[export]",
+          "openvino": "talkinghead[openvino]", "nncf": "talkinghead[export]"}
 
 
 def export(bundle: str | Path | None = None, *, format: str, precision: str = "fp32", out: str | Path) -> Path:
@@ -41,7 +44,7 @@ def export(bundle: str | Path | None = None, *, format: str, precision: str = "f
     out = Path(out)
     if out.exists():
         raise InvalidOptionError(f"out {out} already exists: give a new folder for the exported bundle.")
-    missing = [p for p in NEEDS[format] if importlib.util.find_spec(p) is None]
+    missing = [p for p in NEEDS[format] + PRECISION_NEEDS.get((format, precision), ()) if not package_installed(p)]
     if missing:
         extras = " ".join(f"'{e}'" for e in sorted({EXTRAS[p] for p in missing}))
         raise BackendNotAvailableError(f"{format} export needs {', '.join(missing)}, which is not installed: "
@@ -61,3 +64,4 @@ def export(bundle: str | Path | None = None, *, format: str, precision: str = "f
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+

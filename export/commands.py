@@ -9,12 +9,15 @@ def _export(args) -> None:
     from .writer import PARITY
 
     out = export(args.bundle, format=args.format, precision=args.precision, out=args.out)
-    parity = json.loads((out / PARITY).read_text(encoding="utf-8"))["components"]
+    report = json.loads((out / PARITY).read_text(encoding="utf-8"))
     print(f"exported bundle ({args.format} {args.precision}) written to {out}")
-    for component, graphs in parity.items():
+    for component, graphs in report["components"].items():
         for name, row in graphs.items():
             print(f"  {component}/{name}: max abs {row['max_abs']:.2e}, max rel {row['max_rel']:.2e}, "
                   f"{row['ms_per_call']:.1f} ms per call")
+    e2e = report["end_to_end"]
+    print(f"  end to end ({e2e['frames']} frames vs the PyTorch bundle, same seed): PSNR min "
+          f"{e2e['psnr_min']:.1f} dB, median {e2e['psnr_median']:.1f} dB; codes max abs {e2e['codes_max_abs']:.2e}")
 
 
 def register(commands, train, evaluate) -> None:

@@ -25,20 +25,29 @@ def write_graph(graph: Graph, folder: Path, format: str, precision: str) -> list
 
     model = onnx.load_from_string(onnx_bytes(graph))
     if format == "onnx":
-        if precision == "fp16":
-            model = fp16_weights(model)
-        onnx.save(model, folder / f"{graph.name}.onnx")
-        return [f"{graph.name}.onnx"]
+        path = folder / f"{graph.name}.onnx"
+        onnx.save(fp16_weights(model) if precision == "fp16" else model, path)
+        return [path.name]
     import openvino as ov
 
     source = folder / f".{graph.name}.source.onnx"  # OpenVINO reads the ONNX from a file
     try:
         onnx.save(model, source)
-        ov.save_model(ov.convert_model(source), folder / f"{graph.name}.xml",
-                      compress_to_fp16=precision == "fp16")
+        converted = ov.convert_model(source)
+        if precision == "int8-weights":
+            converted = int8_weights(converted)
+        ov.save_model(converted, folder / f"{graph.name}.xml", compress_to_fp16=precision == "fp16")
     finally:
         source.unlink(missing_ok=True)
     return [f"{graph.name}.xml", f"{graph.name}.bin"]
+
+
+def int8_weights(model):
+    """OpenVINO int8 weights: every MatMul and convolution weight compressed to int8,
+    asymmetric per output channel (NNCF weight compression; no calibration data needed)."""
+    import nncf
+
+    return nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
 
 
 def onnx_bytes(graph: Graph) -> bytes:

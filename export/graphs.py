@@ -6,13 +6,14 @@ makes, its input and output names, which axes stay dynamic, and a fixed real inp
                                                       S = window + 2·context (fixed)
     lip/lip       audio B×T×C -> lips B×T×L
     prior/denoiser  x_t B×W×D, t B, audio B×W×C, conditioned B, known B×W×D, known_mask B×W,
-                  style B×2 -> x0 B×W×D               one denoising call, W = window (fixed)
+                  style B×2, valid B×W -> x0 B×W×D    one denoising call, W = window (fixed)
     render/refine x B×10×N×N -> residual B×3×N×N      N = the net's size (fixed)
 
 The audio encoder's convolutions run over the whole recording and only its attention is
 windowed, so it is two graphs: `front` once, then `span` per window (the SDK keeps the loop,
 see runtime.audio_condition); `valid` masks the keys of the frames a short window pads. The
-sampler loop and the windowing of the prior stay in the SDK too: `denoiser` is one call.
+sampler loop and the windowing of the prior stay in the SDK too: `denoiser` is one call
+(prior.denoiser.DenoiserCall), `valid` marking the real frames of a short window padded to W.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import torch
 from torch import nn
 
 from ..audio.encoder import AudioEncoder
-from ..prior.denoiser import MotionDenoiser
+from ..prior.denoiser import DenoiserCall  # noqa: F401 (the prior's graph module, re-exported)
 
 
 @dataclass
@@ -69,20 +70,6 @@ class AudioSpan(nn.Module):
 
     def forward(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         return self.encoder.norm(self.encoder.transformer(x, src_key_padding_mask=valid < 0.5))
-
-
-class DenoiserCall(nn.Module):
-    """One MotionDenoiser call, the null audio picked per row by `conditioned` (B: 1 = the
-    given audio, 0 = the learned null), so a guided step is one batch, as the SDK runs it."""
-
-    def __init__(self, denoiser: MotionDenoiser):
-        super().__init__()
-        self.denoiser = denoiser
-
-    def forward(self, x_t, t, audio, conditioned, known, known_mask, style):
-        c = conditioned[:, None, None]                                   # B×1×1
-        audio = audio * c + self.denoiser.null_audio * (1 - c)           # B×W×C
-        return self.denoiser(x_t, t, audio, known, known_mask, style)    # B×W×D
 
 
 def span_input(x: torch.Tensor, span: int) -> tuple[torch.Tensor, torch.Tensor]:

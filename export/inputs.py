@@ -19,10 +19,11 @@ from ..audio.stream import features_in_blocks
 from ..media.audio import load_audio
 from ..motion import MotionBasis, compose
 from ..paths import example_file
+from ..prior.denoiser import DenoiserCall
 from ..prior.options import SamplingOptions
 from ..prior.schedule import sampling_steps
 from ..render.refine_net import RefineNet
-from .graphs import AudioFront, AudioSpan, DenoiserCall, Graph, span_input
+from .graphs import AudioFront, AudioSpan, Graph, span_input
 
 SEED = 0          # of the denoiser's noise
 KNOWN_FRAMES = 5  # frames given to the denoiser: the neutral pose the generator starts from
@@ -71,24 +72,27 @@ def bundle_graphs(folder: str | Path) -> BundleGraphs:
 
 
 def _denoiser(models: MotionModels, cond: torch.Tensor, speech: str) -> Graph:
-    """A guided step's call: 2 rows (audio, null) at the second of the default sampler steps."""
+    """A guided step's call: 2 rows (audio, null) at the second of the default sampler steps, on
+    a short window: its last frames are padding (valid 0, inputs zeroed), as the sampler pads
+    the last window of a clip to W, so parity covers the mask too."""
     prior = models.prior
     window, dim = prior.window, prior.config["motion_dim"]
     k = min(KNOWN_FRAMES, window - 1)
-    known, mask = torch.zeros(2, window, dim), torch.zeros(2, window)
-    known[:, :k], mask[:, :k] = prior.normalize(torch.zeros(k, dim)), 1
+    real = window - min(20, (window - k) // 2)  # the last 20 frames padding (fewer for tiny windows)
+    known, mask, valid = torch.zeros(2, window, dim), torch.zeros(2, window), torch.zeros(2, window)
+    known[:, :k], mask[:, :k], valid[:, :real] = prior.normalize(torch.zeros(k, dim)), 1, 1
     step = sampling_steps(SamplingOptions().steps)[1]
-    inputs = {"x_t": torch.randn(2, window, dim, generator=torch.Generator().manual_seed(SEED)),
-              "t": torch.full((2,), float(step)),
-              "audio": cond[torch.arange(window) % len(cond)].expand(2, -1, -1),  # first W frames
+    x_t = torch.randn(2, window, dim, generator=torch.Generator().manual_seed(SEED)) * valid[..., None]
+    audio = cond[torch.arange(window) % len(cond)].expand(2, -1, -1) * valid[..., None]  # first `real` frames
+    inputs = {"x_t": x_t, "t": torch.full((2,), float(step)), "audio": audio,
               "conditioned": torch.tensor([1.0, 0.0]),
               "known": known, "known_mask": mask,
-              "style": prior.style_vector().expand(2, -1)}
+              "style": prior.style_vector().expand(2, -1), "valid": valid}
     batch = {0: "batch"}
     return Graph("denoiser", DenoiserCall(prior.denoiser).eval(), inputs, ("x0",),
                  {**{n: batch for n in inputs}, "x0": batch},
-                 f"seed {SEED} noise at step {step}, first {window} frames of the audio condition of "
-                 f"{speech} (row 0) and the null audio (row 1), {k} known neutral frames")
+                 f"seed {SEED} noise at step {step}, first {real} frames of the audio condition of {speech} "
+                 f"(row 0) and the null audio (row 1), padded to the window of {window}, {k} known neutral frames")
 
 
 def _net_input(refine: RefineNet, basis: MotionBasis, lips: np.ndarray) -> torch.Tensor:
@@ -102,4 +106,4 @@ def _net_input(refine: RefineNet, basis: MotionBasis, lips: np.ndarray) -> torch
     codes[0, basis.layout.lip] = lips[np.argmax(np.linalg.norm(lips, axis=1))]
     mesh = compose(avatar.neutral, codes, basis)[0]
     warped = renderer.warp(avatar, renderer.target_in_crop(avatar, mesh))
-    return net_input(warped, avatar.crop, refine.size)
+    return torch.from_numpy(net_input(warped, avatar.crop, refine.size))

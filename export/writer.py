@@ -19,7 +19,7 @@ from ..fileio import atomic_write, read_json
 from .convert import OPSET, write_graph
 from .graphs import Graph
 from .inputs import bundle_graphs
-from .parity import DEFINITIONS, encoder_reference, graph_parity, graph_reference, windowed_parity
+from .parity import DEFINITIONS, encoder_reference, end_to_end, graph_parity, graph_reference, windowed_parity
 from .runtime import open_graph
 
 PARITY = "parity.json"
@@ -53,11 +53,13 @@ def write_bundle(source: Path, folder: Path, format: str, precision: str) -> Non
         if component == "audio":
             parity[component]["windowed"] = windowed_parity(runtimes["front"], runtimes["span"], found.encoder,
                                                             found.features, windowed)
-    report = {"format": format, "precision": precision, "reference": f"PyTorch fp32 (torch {torch.__version__})",
-              "runtime": _runtime_version(format), "definitions": DEFINITIONS, "components": parity}
-    _write_json(folder / PARITY, report)
     write_manifest(folder)
-    _record_export(folder, source, format, precision)
+    _record_export(folder, source, format, precision)  # a loadable exported bundle from here on
+    report = {"format": format, "precision": precision, "reference": f"PyTorch fp32 (torch {torch.__version__})",
+              "runtime": _runtime_version(format), "definitions": DEFINITIONS, "components": parity,
+              "end_to_end": end_to_end(source, folder)}
+    _write_json(folder / PARITY, report)
+    _record_export(folder, source, format, precision, folder / PARITY)
     verify(folder)
 
 
@@ -71,15 +73,14 @@ def _write_config(source: Path, path: Path, format: str, precision: str, graphs:
     _write_json(path, config)
 
 
-def _record_export(folder: Path, source: Path, format: str, precision: str) -> None:
+def _record_export(folder: Path, source: Path, format: str, precision: str, parity: Path | None = None) -> None:
     """write_manifest writes a torch fp32 bundle's manifest: set what this bundle is and where
-    it comes from, and list parity.json (verify() checks component folders only)."""
+    it comes from, and list `parity` (parity.json, which verify() then checks too) once written."""
     manifest = read_json(folder / MANIFEST)
-    parity = folder / PARITY
+    listed = {} if parity is None else {parity.name: {"size": parity.stat().st_size, "sha256": sha256_of(parity)}}
     manifest.update(backend=format, precision=precision, export={
         "source_manifest_sha256": sha256_of(source / MANIFEST), "opset": OPSET,
-        "torch": torch.__version__, "runtime": _runtime_version(format),
-        "parity": {PARITY: {"size": parity.stat().st_size, "sha256": sha256_of(parity)}}})
+        "torch": torch.__version__, "runtime": _runtime_version(format), "parity": listed})
     _write_json(folder / MANIFEST, manifest)
 
 

@@ -1,18 +1,27 @@
 """Argument checks and conversions shared by the kernels' numpy entry points: one wording of
-every error (ValueError naming the argument and what is expected), one thread-count rule."""
+every error (ValueError naming the argument and what is expected), one thread-count rule.
+torch is imported only by the tensor conversions (the references' path)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # imported lazily: the C++ path runs without torch
+    import torch
 
 
 def to_chw(image: np.ndarray) -> torch.Tensor:
     """H×W×C numpy -> 1×C×H×W float32 tensor."""
+    import torch
+
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
 
 
 def to_u8(out: torch.Tensor) -> np.ndarray:
     """1×3×H×W float -> H×W×3 uint8, rounded half up and clipped (as the C++ kernels)."""
+    import torch
+
     return (out[0] + 0.5).floor().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
 
 

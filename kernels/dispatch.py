@@ -9,6 +9,9 @@ kernel (for CUDA tensors). `choose` picks per call:
 - otherwise CUDA data goes to Triton and CPU data to C++, and when that one is missing the
   reference runs, with a warning once per op and implementation (never silently).
 
+The reference needs torch, which the renderer's install may lack (the C++ kernels run without
+it): then neither a fallback nor a forced reference runs, KernelUnavailableError says why.
+
 Triton also runs CPU tensors under its interpreter (TRITON_INTERPRET=1, set before triton is
 imported): that is how the tests check the Triton kernels on machines without a GPU.
 """
@@ -29,6 +32,7 @@ except ImportError:  # extension not built (e.g. a source checkout without `pip 
     _native = None
 
 _warned: set[tuple[str, str]] = set()
+TORCH_MISSING = "torch is not installed (pip install 'talkinghead[torch]')"
 
 
 def native_function(name: str):
@@ -39,6 +43,14 @@ def native_function(name: str):
 def native_unavailable(function) -> str | None:
     """Why a C++ kernel from `native_function` cannot run (None: it can), for `choose`."""
     return None if function is not None else "talkinghead._native is not built (`pip install .` builds it)"
+
+
+def torch_available() -> bool:
+    """Whether torch can be imported (the references need it); checked without importing it."""
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):  # an import hook refuses it, or a broken install
+        return False
 
 
 def triton_available() -> bool:
@@ -59,13 +71,16 @@ def choose(op: str, on_cuda: bool, available: dict[str, str | None]) -> str:
 
     on_cuda: whether the call's data lives on a CUDA device.
     available: implementation -> None if it can run this call, else why not (the reference
-    is always available and need not be listed).
+    runs wherever torch is installed and need not be listed).
     """
     forced = os.environ.get(ENV, "").strip().lower()
     if forced:
         if forced not in IMPLEMENTATIONS:
             raise KernelUnavailableError(f"{ENV}={forced!r} is not one of {IMPLEMENTATIONS}: unset it or pick one.")
-        why = None if forced == "reference" else available.get(forced, f"{op} has no {forced} implementation")
+        if forced == "reference":
+            why = None if torch_available() else TORCH_MISSING
+        else:
+            why = available.get(forced, f"{op} has no {forced} implementation")
         if why is not None:
             raise KernelUnavailableError(f"{ENV}={forced} but the {forced} {op} kernel cannot run: {why}. "
                                          f"Unset {ENV} to let talkinghead choose.")
@@ -74,6 +89,10 @@ def choose(op: str, on_cuda: bool, available: dict[str, str | None]) -> str:
     why = available.get(preferred, f"{op} has no {preferred} implementation")
     if why is None:
         return preferred
+    if not torch_available():
+        raise KernelUnavailableError(f"the {preferred} {op} kernel cannot run ({why}), nor can its PyTorch reference: "
+                                     f"{TORCH_MISSING}. Build the C++ extension (`pip install .` in the source tree) "
+                                     "or install torch.")
     if (op, preferred) not in _warned:
         _warned.add((op, preferred))
         warnings.warn(f"the {preferred} {op} kernel cannot run ({why}); using the slower PyTorch reference.",

@@ -10,15 +10,20 @@ with bilinear as in kernels/resample.py (pixel centres at integers, clamp-to-edg
 3-colour seam correction. `paste_crop_reference` is the plain-PyTorch source of truth; the numpy
 entry point `paste_crop` runs the C++ kernel when built (kernels.dispatch picks), which writes
 the blended box into one copy of the photo in a single pass, without a float copy of the photo.
+torch is imported only on the reference's path.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from . import dispatch
 from .resample import remap_bilinear_reference
 from .checks import as_float32, check_array, check_finite, native_threads, to_chw, to_u8
+
+if TYPE_CHECKING:  # imported lazily: the C++ path runs without torch
+    import torch
 
 __all__ = ["paste_crop", "paste_crop_reference"]
 
@@ -66,6 +71,8 @@ def paste_crop(image: np.ndarray, crop: np.ndarray, origin: tuple[int, int], coo
         return native(np.ascontiguousarray(image), np.ascontiguousarray(crop), coords, weight, x0, y0, drift, threads)
     check_finite("coords", coords)
     check_finite("weight", weight)
+    import torch
+
     with torch.inference_mode():
         out = paste_crop_reference(to_chw(image), to_chw(crop), (x0, y0), torch.from_numpy(coords)[None],
                                    torch.from_numpy(weight)[None], torch.from_numpy(drift)[None])

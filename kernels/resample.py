@@ -3,6 +3,7 @@
 `remap_bilinear_reference` is the plain-PyTorch source of truth (differentiable, ONNX-exportable).
 `remap_bilinear` is the numpy entry point: it runs the C++ kernel when it is built and the
 reference otherwise (kernels.dispatch: `TALKINGHEAD_KERNELS` forces one; a fallback warns once).
+torch is imported only where a tensor is made: the numpy entry point runs without it.
 `remap_bilinear_torch` is the tensor entry point: a Triton kernel for CUDA tensors, else the
 reference.
 
@@ -12,9 +13,9 @@ cv2.remap) and the border is clamp-to-edge (cv2.BORDER_REPLICATE).
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from . import dispatch
 from .checks import native_threads
@@ -24,6 +25,9 @@ try:
     import triton.language as tl
 except ImportError:  # optional: only the Triton kernels need it
     triton = None
+
+if TYPE_CHECKING:  # imported lazily: the C++ path runs without torch
+    import torch
 
 __all__ = ["remap_bilinear", "remap_bilinear_reference", "remap_bilinear_torch"]
 
@@ -83,6 +87,8 @@ def remap_bilinear_torch(image: torch.Tensor, coords: torch.Tensor) -> torch.Ten
 
 
 def _remap_triton(image: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
+    import torch
+
     b, c, h, w = image.shape
     ho, wo = coords.shape[1:3]
     out = torch.empty((b, c, ho, wo), dtype=image.dtype, device=image.device)
@@ -154,6 +160,8 @@ def remap_bilinear(image: np.ndarray, coords: np.ndarray, num_threads: int | Non
 
 def _remap_with_reference(image: np.ndarray, coords: np.ndarray) -> np.ndarray:
     """H×W×C uint8/float32 and Ho×Wo×2 float32 -> Ho×Wo×C in the input dtype, via torch."""
+    import torch
+
     with torch.inference_mode():
         src = torch.from_numpy(image).permute(2, 0, 1)[None].float()  # 1×C×H×W
         out = remap_bilinear_reference(src, torch.from_numpy(coords)[None])[0]  # C×Ho×Wo

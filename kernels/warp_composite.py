@@ -10,16 +10,20 @@
 
 The `*_reference` functions are the plain-PyTorch source of truth (unrounded, 0..255 units);
 the numpy entry points run the C++ kernels when built (kernels.dispatch picks, as for remap) and
-round half up and clip to uint8.
+round half up and clip to uint8. torch is imported only on the references' path.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from . import dispatch
 from .checks import as_float32, check_array, check_finite, native_threads, to_chw, to_u8
 from .resample import remap_bilinear_reference
+
+if TYPE_CHECKING:  # imported lazily: the C++ path runs without torch
+    import torch
 
 __all__ = ["warp_composite", "warp_composite_reference", "add_gated_residual", "add_gated_residual_reference"]
 
@@ -43,6 +47,8 @@ def add_gated_residual_reference(crop: torch.Tensor, residual: torch.Tensor, gat
                                  scale: float = 255.0) -> torch.Tensor:
     """crop: B×3×H×W float (0..255); residual: B×3×N×M; gate: B×1×N×M or None.
     Returns crop + scale · resize(gate · residual) as B×3×H×W float, unrounded."""
+    import torch
+
     gated = residual if gate is None else residual * gate
     b, _, h, w = crop.shape
     n, m = gated.shape[-2:]
@@ -78,6 +84,8 @@ def warp_composite(source: np.ndarray, coords: np.ndarray, overlay: tuple | None
     if dispatch.choose("warp_composite", False, {"native": dispatch.native_unavailable(native)}) == "native":
         return native(np.ascontiguousarray(source), coords, colour, alpha, int(x0), int(y0), threads)
     check_finite("coords", coords)
+    import torch
+
     with torch.inference_mode():
         out = warp_composite_reference(
             to_chw(source), torch.from_numpy(coords)[None],
@@ -102,6 +110,8 @@ def add_gated_residual(crop: np.ndarray, residual: np.ndarray, gate: np.ndarray 
     native = dispatch.native_function("add_residual_u8")
     if dispatch.choose("add_gated_residual", False, {"native": dispatch.native_unavailable(native)}) == "native":
         return native(np.ascontiguousarray(crop), residual, gate, 255.0, threads)
+    import torch
+
     with torch.inference_mode():
         out = add_gated_residual_reference(to_chw(crop), torch.from_numpy(residual)[None],
                                            None if gate is None else torch.from_numpy(gate)[None, None])

@@ -239,6 +239,27 @@ def test_a_missing_native_kernel_falls_back_with_one_warning(monkeypatch):
         remap_bilinear(image, coords)
 
 
+def test_without_torch_the_reference_is_never_chosen(monkeypatch, native):
+    """No torch: the C++ kernel runs; when it is missing (or the reference is forced) the call
+    fails naming both reasons and the fixes instead of falling back."""
+    monkeypatch.setattr(dispatch, "torch_available", lambda: False)
+    monkeypatch.setattr(dispatch, "_warned", set())
+    image, coords = np.ones((4, 4, 3), np.float32), _identity(4, 4)
+    np.testing.assert_array_equal(remap_bilinear(image, coords), image)  # native: torch not needed
+    monkeypatch.setattr(dispatch, "_native", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an error, not a fallback warning
+        with pytest.raises(KernelUnavailableError, match=r"(?s)native remap_bilinear kernel cannot run .*not built"
+                                                         r".*nor can its PyTorch reference: torch is not installed"
+                                                         r".*pip install \.` .*or install torch"):
+            remap_bilinear(image, coords)
+    monkeypatch.setattr(dispatch, "_native", native)
+    monkeypatch.setenv("TALKINGHEAD_KERNELS", "reference")
+    with pytest.raises(KernelUnavailableError, match="TALKINGHEAD_KERNELS=reference but the reference remap_bilinear "
+                                                     "kernel cannot run: torch is not installed"):
+        remap_bilinear(image, coords)
+
+
 # --- errors ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(

@@ -1,22 +1,31 @@
-"""The motion prior's pieces: schedule, samplers, known frames, chaining, a tiny overfit, and
-the audio encoder / lip model it is conditioned on. Tiny seeded networks throughout."""
+"""The motion prior's pieces: schedule, samplers (numpy), known frames, chaining, padding to
+the window, a tiny overfit, and the audio encoder / lip model it is conditioned on. Tiny
+seeded networks throughout."""
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
+from talkinghead import bundle
 from talkinghead.animate import MotionModels
 from talkinghead.audio.encoder import AudioEncoder
+from talkinghead.component import load_module
 from talkinghead.errors import AudioError
 from talkinghead.lip.model import LipModel
+from talkinghead.prior.denoiser import alpha_bar_tensor
 from talkinghead.prior.model import MotionPrior
+from talkinghead.prior.runtime import DENOISER_INPUTS, PriorRuntime
 from talkinghead.prior.samplers import ddim, dpm_solver_pp
 from talkinghead.prior.sampling import SamplingOptions, blend_seam, sample_motion, smooth
-from talkinghead.prior.schedule import NUM_TRAIN_STEPS, add_noise, alpha_bar, sampling_steps
-from talkinghead.training.prior import denoiser_loss, motion_loss
+from talkinghead.prior.schedule import NUM_TRAIN_STEPS, alpha_bar, sampling_steps
+from talkinghead.training.prior import add_noise, denoiser_loss, motion_loss
 
 D, C = 18, 16  # non-lip codes, audio condition width
 
@@ -38,18 +47,32 @@ def tiny_prior(seed: int = 0, dim: int = 16, prediction: str = "x0", kernel: int
     return prior.eval()
 
 
-def audio(frames: int, seed: int = 1) -> torch.Tensor:
-    return torch.randn(frames, C, generator=torch.Generator().manual_seed(seed))
+def audio(frames: int, seed: int = 1) -> np.ndarray:
+    """frames×C float32 audio condition."""
+    return np.random.default_rng(seed).standard_normal((frames, C), dtype=np.float32)
+
+
+def randn(*shape: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
 
 
 # -- schedule ---------------------------------------------------------------------------------------
 def test_alpha_bar_decreases_within_zero_one():
-    ab = alpha_bar(torch.arange(NUM_TRAIN_STEPS + 1))
-    assert ab[0] == pytest.approx(1.0) and (ab > 0).all() and (ab <= 1).all()
-    assert (ab.diff() <= 0).all()
-    assert (ab[:990].diff() < 0).all()                   # strictly, until the 1e-5 floor
+    ab = alpha_bar(np.arange(NUM_TRAIN_STEPS + 1))
+    assert ab.dtype == np.float32 and ab[0] == pytest.approx(1.0) and (ab > 0).all() and (ab <= 1).all()
+    assert (np.diff(ab) <= 0).all()
+    assert (np.diff(ab[:990]) < 0).all()                 # strictly, until the 1e-5 floor
+    assert alpha_bar(500).shape == () and alpha_bar(500.5) < alpha_bar(500)  # numbers and fractions too
     x0, noise = torch.ones(2, 3, 4), torch.randn(2, 3, 4)
     assert torch.allclose(add_noise(x0, noise, torch.tensor([0, 0])), x0, atol=1e-3)
+
+
+def test_alpha_bar_tensor_equals_the_schedule():
+    """The torch ᾱ that exported graphs compute from their float `t` input is the sampler's."""
+    t = np.arange(NUM_TRAIN_STEPS + 1)
+    for steps in (torch.from_numpy(t), torch.from_numpy(t).float()):
+        got = alpha_bar_tensor(steps)
+        assert got.dtype == torch.float32 and np.abs(got.numpy() - alpha_bar(t)).max() <= 1e-6
 
 
 def test_sampling_steps_run_from_the_last_train_step_to_zero():
@@ -57,24 +80,27 @@ def test_sampling_steps_run_from_the_last_train_step_to_zero():
         steps = sampling_steps(n)
         assert len(steps) == n and steps[0] == NUM_TRAIN_STEPS - 1
         assert n == 1 or (steps[-1] == 0 and all(a > b for a, b in itertools.pairwise(steps)))
+    # the steps the torch sampler took (float32 linspace), for every count
+    assert all(sampling_steps(n) == [int(round(v)) for v in torch.linspace(NUM_TRAIN_STEPS - 1, 0, n).tolist()]
+               for n in range(1, NUM_TRAIN_STEPS + 1))
 
 
 # -- samplers ---------------------------------------------------------------------------------------
-GAUSS_MEAN, GAUSS_STD = torch.linspace(-1, 1, 6), torch.linspace(0.2, 2.0, 6)  # per code
+GAUSS_MEAN, GAUSS_STD = np.linspace(-1, 1, 6, dtype=np.float32), np.linspace(0.2, 2.0, 6, dtype=np.float32)
 
 
 def _gaussian_denoise(x, t):
     """The exact denoiser E[x0 | x_t] of Gaussian data x0 ~ N(GAUSS_MEAN, GAUSS_STD²)."""
-    ab = alpha_bar(torch.tensor(t))
+    ab = alpha_bar(t)
     var = ab * GAUSS_STD ** 2 + 1 - ab
-    return GAUSS_MEAN + GAUSS_STD ** 2 * ab.sqrt() * (x - ab.sqrt() * GAUSS_MEAN) / var
+    return GAUSS_MEAN + GAUSS_STD ** 2 * np.sqrt(ab) * (x - np.sqrt(ab) * GAUSS_MEAN) / var
 
 
 def _gaussian_ode_solution(x_start, t_start):
     """Where the probability-flow ODE takes x_start for Gaussian data: it keeps each code's
     standard score, so x0 = mean + std · (x_t − √ᾱ·mean) / √(ᾱ·std² + 1 − ᾱ)."""
-    ab = alpha_bar(torch.tensor(t_start))
-    return GAUSS_MEAN + GAUSS_STD * (x_start - ab.sqrt() * GAUSS_MEAN) / (ab * GAUSS_STD ** 2 + 1 - ab).sqrt()
+    ab = alpha_bar(t_start)
+    return GAUSS_MEAN + GAUSS_STD * (x_start - np.sqrt(ab) * GAUSS_MEAN) / np.sqrt(ab * GAUSS_STD ** 2 + 1 - ab)
 
 
 @pytest.mark.parametrize("sampler, order", [(ddim, 1), (dpm_solver_pp, 2)])
@@ -83,23 +109,24 @@ def test_samplers_solve_the_gaussian_case_at_their_order(sampler, order):
     probability-flow ODE; the error falls as steps^-order (DDIM first, DPM-Solver++(2M) second
     order) and the samples get the data's mean and spread. A sampler that skipped its steps
     (returned denoise(x, 0)) would hand back the noise itself."""
-    x = torch.randn(2000, 3, 6, generator=torch.Generator().manual_seed(0))
+    x = randn(2000, 3, 6)
     exact = _gaussian_ode_solution(x, sampling_steps(2)[0])
-    error = {n: (sampler(_gaussian_denoise, x, sampling_steps(n)) - exact).abs().max().item() for n in (25, 100)}
+    error = {n: float(np.abs(sampler(_gaussian_denoise, x, sampling_steps(n)) - exact).max()) for n in (25, 100)}
     assert error[100] < (0.15 if order == 1 else 0.02), error
     assert error[25] / error[100] > (3.0 if order == 1 else 8.0), error   # 4× steps: 4× / ~16× less error
     out = sampler(_gaussian_denoise, x, sampling_steps(100))
-    assert torch.allclose(out.mean((0, 1)), GAUSS_MEAN, atol=0.05)
-    assert torch.allclose(out.std((0, 1)), GAUSS_STD, rtol=0.05)
+    assert out.dtype == np.float32
+    assert np.allclose(out.mean((0, 1)), GAUSS_MEAN, atol=0.05)
+    assert np.allclose(out.std((0, 1)), GAUSS_STD, rtol=0.05)
 
 
 @pytest.mark.parametrize("sampler", [ddim, dpm_solver_pp])
 def test_samplers_stay_finite_on_the_schedules_floor(sampler):
     """1000 steps: the first steps all sit on the schedule's 1e-5 floor of alpha_bar."""
-    x = torch.randn(2, 30, 6, generator=torch.Generator().manual_seed(1))
+    x = randn(2, 30, 6, seed=1)
     out = sampler(_gaussian_denoise, x, sampling_steps(1000))
-    assert torch.isfinite(out).all(), f"{sampler.__name__} returned non-finite codes"
-    assert torch.allclose(out, _gaussian_ode_solution(x, NUM_TRAIN_STEPS - 1), atol=0.02)
+    assert np.isfinite(out).all(), f"{sampler.__name__} returned non-finite codes"
+    assert np.allclose(out, _gaussian_ode_solution(x, NUM_TRAIN_STEPS - 1), atol=0.02)
 
 
 def test_ddim_with_eta_zero_is_deterministic_per_seed():
@@ -107,12 +134,12 @@ def test_ddim_with_eta_zero_is_deterministic_per_seed():
     a = audio(60)
     one = sample_motion(prior, a, [3, 3, 4], SamplingOptions(steps=5))
     again = sample_motion(prior, a, [3], SamplingOptions(steps=5))
-    assert torch.equal(one[0], one[1])
-    assert torch.allclose(one[0], again[0], atol=1e-5)   # batch of 1 vs 3: float32 rounding only
-    assert (one[0] - one[2]).abs().max() > 1e-3
-    noise = torch.randn(1, 20, 6, generator=torch.Generator().manual_seed(0))
-    assert torch.equal(ddim(_gaussian_denoise, noise, sampling_steps(8)),
-                       ddim(_gaussian_denoise, noise.clone(), sampling_steps(8)))
+    assert one.dtype == np.float32 and np.array_equal(one[0], one[1])
+    assert np.allclose(one[0], again[0], atol=1e-5)     # batch of 1 vs 3: float32 rounding only
+    assert np.abs(one[0] - one[2]).max() > 1e-3
+    noise = randn(1, 20, 6)
+    assert np.array_equal(ddim(_gaussian_denoise, noise, sampling_steps(8)),
+                          ddim(_gaussian_denoise, noise.copy(), sampling_steps(8)))
 
 
 def test_ddim_with_eta_draws_fresh_noise_per_seed_reproducibly():
@@ -122,19 +149,19 @@ def test_ddim_with_eta_draws_fresh_noise_per_seed_reproducibly():
     options = SamplingOptions(steps=6, eta=1.0)
     batch = sample_motion(prior, a, [3, 4, 3], options)
     alone = sample_motion(prior, a, [4], options)
-    assert torch.equal(batch[0], batch[2])
-    assert torch.allclose(batch[1], alone[0], atol=1e-5)
-    assert (batch[0] - batch[1]).abs().max() > 1e-3
+    assert np.array_equal(batch[0], batch[2])
+    assert np.allclose(batch[1], alone[0], atol=1e-5)
+    assert np.abs(batch[0] - batch[1]).max() > 1e-3
     deterministic = sample_motion(prior, a, [3], SamplingOptions(steps=6, eta=0.0))
-    assert (deterministic[0] - batch[0]).abs().max() > 1e-3   # the fresh noise is used
+    assert np.abs(deterministic[0] - batch[0]).max() > 1e-3   # the fresh noise is used
     # one generator per row: row i's noise comes from generator i alone
     denoise = lambda x, t: 0.5 * x                             # noqa: E731 (keeps what it is given)
-    x = torch.randn(2, 20, D, generator=torch.Generator().manual_seed(0))
-    one = ddim(denoise, x, sampling_steps(5), eta=0.5, generator=[torch.Generator().manual_seed(s) for s in (1, 2)])
-    two = ddim(denoise, x, sampling_steps(5), eta=0.5, generator=[torch.Generator().manual_seed(s) for s in (1, 9)])
-    assert torch.equal(one[0], two[0]) and not torch.equal(one[1], two[1])
+    x = randn(2, 20, D)
+    one = ddim(denoise, x, sampling_steps(5), eta=0.5, rngs=[np.random.default_rng(s) for s in (1, 2)])
+    two = ddim(denoise, x, sampling_steps(5), eta=0.5, rngs=[np.random.default_rng(s) for s in (1, 9)])
+    assert np.array_equal(one[0], two[0]) and not np.array_equal(one[1], two[1])
     with pytest.raises(ValueError, match="generators"):
-        ddim(denoise, x, sampling_steps(5), eta=0.5, generator=[torch.Generator()])
+        ddim(denoise, x, sampling_steps(5), eta=0.5, rngs=[np.random.default_rng()])
 
 
 @pytest.mark.parametrize("prediction,kernel", [("x0", 1), ("v", 1), ("v", 5)])
@@ -142,11 +169,11 @@ def test_ddim_with_eta_draws_fresh_noise_per_seed_reproducibly():
 @pytest.mark.parametrize("guidance", [1.0, 1.5])
 def test_known_start_frames_are_kept_exactly(guidance, eta, prediction, kernel):
     prior = tiny_prior(prediction=prediction, kernel=kernel)
-    start = torch.randn(10, D, generator=torch.Generator().manual_seed(5)) * 0.2
+    start = randn(10, D, seed=5) * 0.2
     options = SamplingOptions(steps=4, guidance_scale=guidance, eta=eta)
     out = sample_motion(prior, audio(150), [0, 1], options, start=start)
-    assert out.shape == (2, 150, D) and torch.isfinite(out).all()
-    assert (out[:, :10] - start).abs().max() < 1e-6
+    assert out.shape == (2, 150, D) and np.isfinite(out).all()
+    assert np.abs(out[:, :10] - start).max() < 1e-6
 
 
 @pytest.mark.parametrize("t", [0, 1, 300, 999])
@@ -155,7 +182,7 @@ def test_v_prediction_maps_the_true_velocity_to_the_clean_codes(t):
     denoiser = tiny_prior(prediction="v").denoiser
     g = torch.Generator().manual_seed(t)
     x0, noise, steps = torch.randn(2, 30, D, generator=g), torch.randn(2, 30, D, generator=g), torch.full((2,), t)
-    ab = alpha_bar(steps).view(-1, 1, 1)
+    ab = alpha_bar_tensor(steps).view(-1, 1, 1)
     v = ab.sqrt() * noise - (1 - ab).sqrt() * x0
     assert torch.allclose(denoiser.to_x0(v, add_noise(x0, noise, steps), steps), x0, atol=1e-4)
 
@@ -166,7 +193,7 @@ def test_v_prediction_passes_clean_codes_through_at_zero_noise():
     prior = tiny_prior(prediction="v")
     x = torch.randn(2, 40, D, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        out = prior.denoiser(x, torch.zeros(2, dtype=torch.long), audio(40)[None].expand(2, -1, -1),
+        out = prior.denoiser(x, torch.zeros(2, dtype=torch.long), torch.from_numpy(audio(40))[None].expand(2, -1, -1),
                              torch.zeros_like(x), torch.zeros(2, 40), torch.zeros(2, 2))
     assert torch.allclose(out, x, atol=1e-5)
 
@@ -184,7 +211,8 @@ def test_priors_saved_without_a_prediction_key_load_as_x0(tmp_path):
     loaded = load_module(MotionPrior, tmp_path / "prior")
     assert loaded.denoiser.prediction == "x0" and loaded.config["kernel"] == 1
     x = torch.randn(1, 30, D)
-    args = (torch.tensor([400]), audio(30)[None], torch.zeros_like(x), torch.zeros(1, 30), torch.zeros(1, 2))
+    args = (torch.tensor([400]), torch.from_numpy(audio(30))[None], torch.zeros_like(x), torch.zeros(1, 30),
+            torch.zeros(1, 2))
     with torch.no_grad():
         assert torch.allclose(loaded.denoiser(x, *args), prior.denoiser(x, *args), atol=1e-2)  # float16 weights
     new = tiny_prior(prediction="v", kernel=5)
@@ -214,15 +242,100 @@ def test_padding_frames_do_not_reach_real_frames(kernel):
     assert torch.allclose(a[:, :60], b[:, :60], atol=1e-5)
 
 
+def _padded(a: np.ndarray, window: int) -> np.ndarray:
+    """B×n×… -> B×window×…, zeros past n."""
+    out = np.zeros((a.shape[0], window, *a.shape[2:]), np.float32)
+    out[:, :a.shape[1]] = a
+    return out
+
+
+@pytest.fixture(scope="module")
+def default_prior() -> MotionPrior:
+    return load_module(MotionPrior, bundle.component_dir("prior")).eval()
+
+
+@pytest.mark.parametrize("which", ["default", "tiny"])
+def test_a_padded_window_gives_its_real_frames_what_the_window_alone_gives(which, default_prior):
+    """The sampler pads every call to the prior's window (exported graphs have a fixed W):
+    the real frames of a 37-frame window padded to W equal MotionDenoiser.forward on the 37
+    frames alone, conditioned (row 0) and on the null audio (row 1); kernel 5 for both priors."""
+    prior = default_prior if which == "default" else tiny_prior(prediction="v", kernel=5)
+    assert prior.config["kernel"] == 5
+    n, w, c = 37, prior.window, prior.config["audio_dim"]
+    x, cond, known = randn(2, n, D, seed=1), randn(2, n, c, seed=2), randn(2, n, D, seed=3)
+    mask = np.zeros((2, n), np.float32)
+    mask[:, :5] = 1
+    style, t = randn(2, 2, seed=4), np.array([999.0, 300.0], np.float32)
+    got = prior.runtime().denoise(_padded(x, w), t, _padded(cond, w), np.array([1.0, 0.0], np.float32),
+                                  _padded(known, w), _padded(mask, w), style, _padded(np.ones((2, n)), w))
+    assert got.shape == (2, w, D)
+    null = torch.stack([torch.from_numpy(cond[0]), prior.denoiser.null_audio.detach().expand(n, -1)])
+    with torch.no_grad():
+        ref = prior.denoiser(torch.from_numpy(x), torch.from_numpy(t), null, torch.from_numpy(known),
+                             torch.from_numpy(mask), torch.from_numpy(style)).numpy()
+    assert np.abs(got[:, :n] - ref).max() < 1e-5
+
+
+def test_a_motion_prior_samples_as_its_runtime():
+    prior, a = tiny_prior(prediction="v", kernel=5), audio(130)
+    options = SamplingOptions(steps=3, eta=0.5)
+    runtime = prior.runtime()
+    out = sample_motion(prior, a, [0, 1], options)
+    assert np.array_equal(out, sample_motion(runtime, a, [0, 1], options))
+    assert np.array_equal(out, sample_motion(prior, torch.from_numpy(a), [0, 1], options))  # torch audio too
+    assert np.array_equal(runtime.style_vector(0.02, 30.0), prior.style_vector(0.02, 30.0).numpy())
+    codes = randn(4, D)
+    assert np.allclose(runtime.normalize(codes), prior.normalize(torch.from_numpy(codes)).numpy())
+    assert np.allclose(runtime.denormalize(codes), prior.denormalize(torch.from_numpy(codes)).numpy())
+
+
+@pytest.mark.parametrize("guidance", [1.0, 1.5])
+def test_every_denoiser_call_is_one_padded_batch(guidance):
+    """Any runtime of the backends protocol serves: every call gets W frames, `valid` marking
+    the real ones (inputs zero past them), and guidance is one batch of 2K rows, the K
+    conditioned rows first."""
+    calls = []
+
+    def denoiser(**arrays):
+        calls.append(arrays)
+        return {"x0": 0.5 * arrays["x_t"]}
+
+    stats = dict(code_mean=np.zeros(D), code_std=np.ones(D), style_mean=np.zeros(2), style_std=np.ones(2),
+                 default_style=np.zeros(2))
+    runtime = PriorRuntime.from_statistics(100, D, stats, denoiser)
+    out = sample_motion(runtime, audio(130), [0, 1, 2], SamplingOptions(steps=2, guidance_scale=guidance))
+    assert out.shape == (3, 130, D) and out.dtype == np.float32 and len(calls) == 4  # 2 windows × 2 steps
+    rows = 3 if guidance == 1.0 else 6
+    for call, n in zip(calls, (100, 100, 55, 55)):                # frames 0..99, then 75..129
+        assert list(call) == list(DENOISER_INPUTS) and all(a.dtype == np.float32 for a in call.values())
+        assert call["x_t"].shape == (rows, 100, D) and call["audio"].shape == (rows, 100, C)
+        assert np.array_equal(call["valid"], _padded(np.ones((rows, n)), 100))
+        assert not call["x_t"][:, n:].any() and not call["audio"][:, n:].any()
+        assert np.array_equal(call["conditioned"], [1] * 3 + [0] * (rows - 3))
+
+
+def test_sampling_runs_without_torch():
+    code = ("import sys, numpy as np\n"
+            "from talkinghead.prior import PriorRuntime, SamplingOptions, sample_motion\n"
+            "s = dict(code_mean=np.zeros(3), code_std=np.ones(3), style_mean=np.zeros(2), style_std=np.ones(2),"
+            " default_style=np.zeros(2))\n"
+            "rt = PriorRuntime.from_statistics(10, 3, s, lambda **a: {'x0': 0.5 * a['x_t']})\n"
+            "out = sample_motion(rt, np.zeros((25, 4)), [0], SamplingOptions(overlap=3, seam_blend=2, eta=0.5))\n"
+            "assert out.shape == (1, 25, 3) and 'torch' not in sys.modules\n")
+    result = subprocess.run([sys.executable, str(Path(__file__).with_name("no_torch.py")), "-c", code],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
 def test_dpm_solver_sampling_is_finite():
     out = sample_motion(tiny_prior(), audio(50), [0], SamplingOptions(sampler="dpm++", steps=10))
-    assert torch.isfinite(out).all(), "dpm++ sampling returned NaN"
+    assert np.isfinite(out).all(), "dpm++ sampling returned NaN"
 
 
 @pytest.mark.parametrize("frames", [1, 37, 100, 101, 250])
 def test_chaining_gives_exactly_the_requested_frames(frames):
     out = sample_motion(tiny_prior(), audio(frames), [0, 1], SamplingOptions(steps=2))
-    assert out.shape == (2, frames, D) and torch.isfinite(out).all()
+    assert out.shape == (2, frames, D) and np.isfinite(out).all()
 
 
 def test_chained_windows_continue_the_overlap():
@@ -231,33 +344,39 @@ def test_chained_windows_continue_the_overlap():
     options = SamplingOptions(steps=3)
     first = sample_motion(prior, a[:100], [7], options)
     both = sample_motion(prior, a, [7], options)
-    assert torch.allclose(both[:, :100], first, atol=1e-5)
+    assert np.allclose(both[:, :100], first, atol=1e-5)
 
 
 def test_smoothing_keeps_known_frames_and_blinks_and_removes_frame_noise():
-    g = torch.Generator().manual_seed(2)
-    t = torch.linspace(0, 1, 80)
-    clean = torch.sin(2 * np.pi * t)[None, :, None].expand(2, 80, 4).clone()
-    noisy = clean + 0.1 * torch.randn(2, 80, 4, generator=g)
-    mask = torch.zeros(2, 80)
+    t = np.linspace(0, 1, 80, dtype=np.float32)
+    clean = np.broadcast_to(np.sin(2 * np.pi * t)[None, :, None], (2, 80, 4))
+    noisy = clean + 0.1 * randn(2, 80, 4, seed=2)
+    mask = np.zeros((2, 80), np.float32)
     mask[:, :20] = 1
     out = smooth(noisy, mask, 1.5, [0, 1, 3])
-    assert torch.equal(out[:, :20], noisy[:, :20]) and torch.equal(out[..., 2], noisy[..., 2])
+    assert out.dtype == np.float32
+    assert np.array_equal(out[:, :20], noisy[:, :20]) and np.array_equal(out[..., 2], noisy[..., 2])
     assert ((out[:, 20:, :2] - clean[:, 20:, :2]) ** 2).mean() < 0.3 * ((noisy[:, 20:, :2] - clean[:, 20:, :2]) ** 2).mean()
-    assert torch.equal(smooth(noisy, mask, 0.0, [0, 1]), noisy)
-    assert torch.isfinite(smooth(noisy[:, :1], mask[:, :1] * 0, 2.0, [0])).all()  # a 1-frame window
+    assert np.array_equal(smooth(noisy, mask, 0.0, [0, 1]), noisy)
+    assert np.isfinite(smooth(noisy[:, :1], mask[:, :1] * 0, 2.0, [0])).all()  # a 1-frame window
+    # the Gaussian with replicated edges that conv1d computed before (radius ⌈3σ⌉ = 5)
+    kernel = torch.exp(-0.5 * (torch.arange(-5, 6.0) / 1.5) ** 2)
+    y = torch.from_numpy(noisy[..., 0].copy())[:, None]                          # 2×1×80
+    ref = F.conv1d(F.pad(y, (5, 5), mode="replicate"), (kernel / kernel.sum()).view(1, 1, -1))[:, 0]
+    assert np.abs(out[:, 20:, 0] - ref[:, 20:].numpy()).max() < 1e-6
 
 
 def test_seam_blend_continues_the_known_motion_then_fades_out():
-    x = torch.zeros(1, 40, 3)
-    x[:, :10] = torch.arange(10.0)[None, :, None] * 0.1         # known: a ramp, 0.1 per frame
+    x = np.zeros((1, 40, 3), np.float32)
+    x[:, :10] = np.arange(10.0)[None, :, None] * 0.1            # known: a ramp, 0.1 per frame
     x[:, 10:] = 5.0                                              # generated: a jump to 5
     out = blend_seam(x, 10, 8, [0, 2])
-    assert torch.equal(out[:, :10], x[:, :10]) and torch.equal(out[..., 1], x[..., 1])
-    assert out[0, 10, 0].item() == pytest.approx(1.0)           # 0.9 + the known velocity
-    assert torch.equal(out[:, 18:], x[:, 18:])                   # faded out after 8 frames
-    assert (out[0, 10:18, 0].diff() > 0).all()                   # no step back
-    assert torch.equal(blend_seam(x, 0, 8, [0]), x) and torch.equal(blend_seam(x, 10, 0, [0]), x)
+    assert np.array_equal(out[:, :10], x[:, :10]) and np.array_equal(out[..., 1], x[..., 1])
+    assert out[0, 10, 0] == pytest.approx(1.0)                  # 0.9 + the known velocity
+    assert np.array_equal(out[:, 18:], x[:, 18:])                # faded out after 8 frames
+    assert (np.diff(out[0, 10:18, 0]) > 0).all()                 # no step back
+    assert x[0, 10, 0] == 5.0                                    # the input is left as it was
+    assert np.array_equal(blend_seam(x, 0, 8, [0]), x) and np.array_equal(blend_seam(x, 10, 0, [0]), x)
 
 
 @pytest.mark.parametrize("options", [SamplingOptions(steps=3, smoothing=0, seam_blend=0),
@@ -266,7 +385,7 @@ def test_chained_windows_keep_their_overlap_with_any_options(options):
     prior, a = tiny_prior(prediction="v", kernel=5), audio(260)
     first = sample_motion(prior, a[:100], [7, 8], options)
     both = sample_motion(prior, a, [7, 8], options)
-    assert torch.allclose(both[:, :100], first, atol=1e-5)
+    assert np.allclose(both[:, :100], first, atol=1e-5)
 
 
 def test_sampling_options_are_validated():
@@ -314,7 +433,7 @@ def test_v_loss_is_zero_for_the_true_velocity_and_ignores_known_frames():
     g = torch.Generator().manual_seed(3)
     x0, noise, t = torch.randn(2, 100, D, generator=g), torch.randn(2, 100, D, generator=g), torch.tensor([5, 700])
     x_t = add_noise(x0, noise, t)
-    ab = alpha_bar(t).view(-1, 1, 1)
+    ab = alpha_bar_tensor(t).view(-1, 1, 1)
     v = ab.sqrt() * noise - (1 - ab).sqrt() * x0
     mask, pad = torch.zeros(2, 100), torch.zeros(2, 100, dtype=torch.bool)
     mask[:, :20] = 1

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -14,6 +18,7 @@ from talkinghead.kernels.resample import remap_bilinear
 from talkinghead.render import RefineNet, Renderer, RenderInputError, make_avatar
 from talkinghead.render.flow import TpsFlow
 from talkinghead.render.paste import PastePlan
+from talkinghead.render.refine_runtime import RefineRuntime
 from talkinghead.render.regions import fill_mouth
 from talkinghead.render.renderer import net_input
 from talkinghead.training.render import mirror, train_render
@@ -181,6 +186,61 @@ def test_weights_round_trip(tmp_path):
         torch.testing.assert_close(loaded.state_dict()[k], v.half().float())
 
 
+# A backends-style runtime in plain numpy (residual: half the source crop minus the warp), as
+# source: the torch-free process below runs the same definition.
+SHIFT_RUNTIME = """
+def shift_runtime(x):
+    return {"residual": 0.5 * (x[:, 3:6] - x[:, :3])}
+"""
+
+
+def test_a_refine_net_is_run_as_a_refine_runtime():
+    net = RefineNet(size=32, widths=(4, 8, 8, 8))
+    renderer = Renderer(net, SIZE)
+    assert isinstance(renderer.refine, RefineRuntime) and renderer.refine.backend == "torch"
+    assert renderer.refine.size == 32 and renderer.refine.eval() is renderer.refine
+    x = np.random.default_rng(0).random((1, 10, 32, 32), dtype=np.float32)
+    residual = renderer.refine(x)
+    assert residual.shape == (1, 3, 32, 32) and residual.dtype == np.float32 and not residual.any()
+
+
+def test_the_renderer_runs_without_torch(tmp_path, example_image, example_face):
+    """In a process where torch cannot be imported: the renderer, a numpy refinement runtime and
+    the C++ kernels draw the same frame as here."""
+    from talkinghead.demo import example_portrait
+
+    mesh = example_face.mesh.copy()
+    mesh[:, :2] += [3.0, -2.0]
+    np.save(tmp_path / "face.npy", example_face.mesh)
+    np.save(tmp_path / "target.npy", mesh)
+    script = textwrap.dedent("""
+        import sys
+        from types import SimpleNamespace
+
+        import numpy as np
+        from talkinghead.render.refine_runtime import RefineRuntime
+        from talkinghead.render.renderer import Renderer
+
+        portrait, folder, size, runtime = sys.argv[1:]
+        exec(runtime)
+        renderer = Renderer(RefineRuntime(shift_runtime, 128, "numpy"), int(size))
+        avatar = renderer.prepare(portrait, face=SimpleNamespace(mesh=np.load(folder + "/face.npy")))
+        np.save(folder + "/frame.npy", renderer.render(avatar, np.load(folder + "/target.npy")))
+        assert "torch" not in sys.modules, "torch was imported"
+    """)
+    no_torch = Path(__file__).with_name("no_torch.py")  # refuses `torch` through a sys.meta_path finder
+    result = subprocess.run([sys.executable, str(no_torch), "-c", script, str(example_portrait()), str(tmp_path),
+                             str(SIZE), SHIFT_RUNTIME], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    namespace = {}
+    exec(SHIFT_RUNTIME, namespace)
+    renderer = Renderer(RefineRuntime(namespace["shift_runtime"], 128, "numpy"), SIZE)
+    avatar = renderer.prepare(example_image, face=example_face)
+    expected = renderer.render(avatar, mesh)
+    assert not np.array_equal(expected, Renderer(None, SIZE).render(avatar, mesh))  # the refinement ran
+    np.testing.assert_array_equal(np.load(tmp_path / "frame.npy"), expected)
+
+
 def _synthetic_frames(folder, crop_mesh, clips=2, k=3):
     """A tiny training set in the layout `build_frames` writes: shifted example crops + meshes."""
     folder.mkdir(parents=True)
@@ -210,7 +270,7 @@ def test_mirrored_net_input_is_the_input_of_the_mirrored_pair(crop_mesh):
 
     def planes(crop, source, target):
         avatar = make_avatar(crop, np.pad(source, ((0, 0), (0, 1))), SIZE, matrix=identity, paste=False)
-        return net_input(renderer.warp(avatar, target), avatar.crop, SIZE)[0]  # 10×S×S
+        return torch.from_numpy(net_input(renderer.warp(avatar, target), avatar.crop, SIZE)[0])  # 10×S×S
 
     def flip_x(mesh):
         return np.stack([SIZE - 1 - mesh[:, 0], mesh[:, 1]], 1)

@@ -51,9 +51,9 @@ def test_prior_and_ar_train_and_sample(cache, audio_run, tmp_path):
     ar = load_module(ARPrior, ar_run / "ar")
     assert (prior.code_std > 0).all() and prior.window == 100
     cond = torch.randn(130, prior.config["audio_dim"])
-    codes = sample_motion(prior, cond, seeds=[1, 2], options=SamplingOptions(steps=3))
-    assert codes.shape == (2, 130, 18) and torch.isfinite(codes).all()
-    assert not torch.allclose(codes[0], codes[1])
+    codes = sample_motion(prior, cond.numpy(), seeds=[1, 2], options=SamplingOptions(steps=3))
+    assert codes.shape == (2, 130, 18) and codes.dtype == np.float32 and np.isfinite(codes).all()
+    assert not np.allclose(codes[0], codes[1])
     walk = ar.sample(cond[:20], seeds=[1, 2])
     assert walk.shape == (2, 20, 18) and not torch.allclose(walk[0], walk[1])
     mean_path = ar.sample(cond[:20], seeds=[1, 2], temperature=0.0)

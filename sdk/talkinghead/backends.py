@@ -30,14 +30,21 @@ class Backend:
     extra: str    # pip extra that installs it
 
 
-BACKENDS = {b.name: b for b in (Backend("torch", "torch", "talkinghead"),
+BACKENDS = {b.name: b for b in (Backend("torch", "torch", "talkinghead[torch]"),
                                 Backend("openvino", "openvino", "talkinghead[openvino]"),
                                 Backend("onnx", "onnxruntime", "talkinghead[onnx]"))}
 AUTO_ORDER = ("openvino", "onnx", "torch")
 
 
 def is_installed(name: str) -> bool:
-    return importlib.util.find_spec(BACKENDS[name].package) is not None
+    return package_installed(BACKENDS[name].package)
+
+
+def package_installed(package: str) -> bool:
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):  # an import hook refuses it, or a broken install
+        return False
 
 
 def resolve_backend(name: str = "auto") -> str:

@@ -68,6 +68,9 @@ def verify(folder: str | Path) -> dict:
     root = folder.resolve()
     for component, files in components.items():
         _verify_component(folder / component, files, path, root)
+    for name in root_files(manifest):
+        _verify_file(folder / name, name, manifest["export"]["parity"][name], path, root,
+                     "re-export the bundle or reinstall it.")
     unlisted = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in components)
     if unlisted:
         raise BundleError(f"bundle folder {folder / unlisted[0]} is not listed in {path}: remove it, or list it "
@@ -81,20 +84,7 @@ def _verify_component(sub: Path, files, path: Path, root: Path) -> None:
     if not isinstance(files, dict) or not files:
         raise BundleError(f"{path} lists no files for the component {sub.name!r}: {fix}")
     for name, entry in files.items():
-        file = (sub / name).resolve()
-        if root not in file.parents:
-            raise BundleError(f"{path} lists {sub.name}/{name}, which escapes the bundle folder.")
-        if not (isinstance(entry, dict) and type(entry.get("size")) is int and isinstance(entry.get("sha256"), str)):
-            raise BundleError(f"{path} lists {sub.name}/{name} as {entry!r}, not as "
-                              f"{{\"size\": <bytes>, \"sha256\": <hex digest>}}: {fix}")
-        if not file.is_file():
-            raise BundleError(f"bundle file {file} is missing: reinstall or re-export the bundle.")
-        if file.stat().st_size != entry["size"]:  # checked first: no hashing of a file of the wrong size
-            raise BundleError(f"bundle file {file} is {file.stat().st_size} bytes, {path} lists {entry['size']}: "
-                              "the file is corrupt or was edited; reinstall or re-export the bundle.")
-        if sha256_of(file) != entry["sha256"]:
-            raise BundleError(f"bundle file {file} does not match its sha256 in {path}: "
-                              "the file is corrupt or was edited; reinstall or re-export the bundle.")
+        _verify_file(sub / name, f"{sub.name}/{name}", entry, path, root, fix)
     if sub.resolve().parent != root:
         raise BundleError(f"{path} lists the component {sub.name!r}, which is not a sub-folder of the bundle "
                           f"folder: {fix}")
@@ -107,6 +97,42 @@ def _verify_component(sub: Path, files, path: Path, root: Path) -> None:
     weights = read_json(sub / "config.json").get("weights")
     if weights not in files:
         raise BundleError(f"{sub / 'config.json'} names the weights {weights!r}, which {path} does not list: {fix}")
+
+
+BACKENDS = ("torch", "onnx", "openvino")  # what a bundle's networks are stored for
+
+
+def bundle_backend(folder: str | Path, manifest: dict) -> str:
+    """What runs a verified bundle's networks: "torch", or the runtime it was exported for."""
+    backend = manifest.get("backend", "torch")
+    if backend not in BACKENDS:
+        raise BundleError(f"{Path(folder) / MANIFEST} gives backend {backend!r}; this talkinghead runs "
+                          f"{', '.join(BACKENDS)} bundles: upgrade talkinghead or re-export the bundle.")
+    return backend
+
+
+def root_files(manifest: dict) -> list[str]:
+    """Files beside bundle.json that the manifest records (an exported bundle's parity.json)."""
+    export = manifest.get("export")
+    return sorted(export.get("parity", {})) if isinstance(export, dict) else []
+
+
+def _verify_file(file: Path, name: str, entry, path: Path, root: Path, fix: str) -> None:
+    """One listed file: inside the bundle, present, and of the listed size and sha256."""
+    file = file.resolve()
+    if root not in file.parents:
+        raise BundleError(f"{path} lists {name}, which escapes the bundle folder.")
+    if not (isinstance(entry, dict) and type(entry.get("size")) is int and isinstance(entry.get("sha256"), str)):
+        raise BundleError(f"{path} lists {name} as {entry!r}, not as "
+                          f"{{\"size\": <bytes>, \"sha256\": <hex digest>}}: {fix}")
+    if not file.is_file():
+        raise BundleError(f"bundle file {file} is missing: reinstall or re-export the bundle.")
+    if file.stat().st_size != entry["size"]:  # checked first: no hashing of a file of the wrong size
+        raise BundleError(f"bundle file {file} is {file.stat().st_size} bytes, {path} lists {entry['size']}: "
+                          "the file is corrupt or was edited; reinstall or re-export the bundle.")
+    if sha256_of(file) != entry["sha256"]:
+        raise BundleError(f"bundle file {file} does not match its sha256 in {path}: "
+                          "the file is corrupt or was edited; reinstall or re-export the bundle.")
 
 
 def summary(folder: str | Path, manifest: dict) -> dict:

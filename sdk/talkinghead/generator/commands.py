@@ -57,7 +57,8 @@ def _common(p, audio_help: str) -> None:
     p.add_argument("--out", required=True, help="output .mp4 (written atomically)")
     p.add_argument("--bundle", default=None, help="bundle folder (default: the embedded default bundle)")
     p.add_argument("--backend", choices=("auto", *BACKENDS), default="auto",
-                   help="runtime for the renderer's network: auto picks the fastest installed")
+                   help="runtime for a PyTorch bundle's renderer network (auto: the fastest installed); "
+                   "an exported bundle runs on the runtime it was exported for")
     p.add_argument("--face-index", type=int, default=None, help="which face when the photo has several "
                    "(left to right; default the largest)")
     p.add_argument("--num-threads", type=int, default=None, help="at most this many threads for each runtime "
@@ -159,7 +160,7 @@ def _stream(args) -> None:
 def _prepare_avatar(args) -> None:
     from .generator import Generator
 
-    gen = Generator.from_pretrained(args.bundle, backend="torch", max_side=args.max_side)
+    gen = Generator.from_pretrained(args.bundle, max_side=args.max_side)
     path = gen.prepare(args.image, face_index=args.face_index).save(args.out)
     print(f"wrote {path}")
 

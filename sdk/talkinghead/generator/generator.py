@@ -25,20 +25,19 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
-from ..animate import MotionModels
-from ..backends import resolve_backend
-from ..bundle import default_bundle_dir, summary, verify, write_manifest
+from ..backends import BACKENDS, is_installed, resolve_backend
+from ..bundle import MANIFEST, bundle_backend, default_bundle_dir, root_files, summary, verify
 from ..constants import FRAME_MS, MAX_SIDE, SAMPLE_RATE, SAMPLES_PER_FRAME
-from ..errors import AudioTooShortError, BundleError, InvalidOptionError
+from ..errors import AudioTooShortError, BackendNotAvailableError, BundleError, InvalidOptionError
 from ..media.audio import load_audio
 from ..media.image import fit_within, load_image
 from ..media.video import VideoWriter
 from ..motion import MotionBasis, compose
+from ..motion_engine import MotionEngine
 from ..render.avatar import Avatar
-from ..render.refine_net import RefineNet, refine_for_backend
+from ..render.refine_runtime import RefineRuntime
 from ..render.renderer import Renderer
 from ..audio.stream import MARGIN_AFTER, FeatureStream, audio_chunks, features_in_blocks
 from .config import GenerationConfig, is_int
@@ -85,16 +84,14 @@ class Generator:
     it is set (torch.set_num_threads) only when num_threads is given, and then holds for every
     torch user in the process. max_side: photos with a longer side are downscaled to it."""
 
-    def __init__(self, folder: Path, manifest: dict, basis: MotionBasis, motion: MotionModels,
-                 refine: RefineNet, config: GenerationConfig = GenerationConfig(), backend: str = "torch",
+    def __init__(self, folder: Path, manifest: dict, basis: MotionBasis, motion: MotionEngine,
+                 refine: RefineRuntime | None, config: GenerationConfig = GenerationConfig(), backend: str = "torch",
                  *, num_threads: int | None = None, max_side: int = MAX_SIDE):
         self.num_threads = _positive_int("num_threads", num_threads, none_ok=True)
         self.max_side = _positive_int("max_side", max_side)
         self.folder, self.manifest = folder, manifest
         self.basis, self.motion, self.config, self.backend = basis, motion, config, backend
-        if self.num_threads is not None:
-            torch.set_num_threads(self.num_threads)
-        self._refine = refine_for_backend(refine, backend, self.num_threads)
+        self._refine = refine
         self._renderers: dict[int, Renderer] = {}
         self._analyzer = None
         self._lock = threading.Lock()  # guards the lazy creation of _renderers and _analyzer
@@ -106,6 +103,10 @@ class Generator:
                         max_side: int = MAX_SIDE) -> "Generator":
         """Load a bundle folder (default: the one embedded in the package). Every file's sha256
         is checked against bundle.json; the file at fault is named. Nothing is unpickled.
+
+        A PyTorch bundle needs torch; its refinement net runs on `backend` ("auto": the fastest
+        installed). An exported bundle (talkinghead export) runs every network on the runtime it
+        was exported for, without torch; `backend` must then be "auto" or that runtime.
         num_threads, max_side: see Generator."""
         _positive_int("num_threads", num_threads, none_ok=True)  # before the slow loading
         _positive_int("max_side", max_side)
@@ -114,10 +115,20 @@ class Generator:
         missing = [c for c in COMPONENTS if c not in manifest.get("components", {})]
         if missing:
             raise BundleError(f"bundle {folder} lacks the component(s) {missing} a generator needs.")
-        backend = resolve_backend(backend)
         basis = MotionBasis.load(folder / "motion")
-        return cls(folder, manifest, basis, MotionModels.load(folder, basis.layout), RefineNet.load(folder / "render"),
-                   config or GenerationConfig(), backend, num_threads=num_threads, max_side=max_side)
+        kind = bundle_backend(folder, manifest)
+        if kind == "torch":
+            backend, motion, refine = _load_torch(folder, basis, backend, num_threads)
+        else:
+            if backend not in ("auto", kind):
+                raise InvalidOptionError(f"bundle {folder} was exported for {kind}; it runs on {kind} only: pass "
+                                         f"backend='auto' or '{kind}', or export the bundle for {backend}.")
+            from ..export.runtime import load_motion, load_refine
+
+            backend = resolve_backend(kind)  # installed? else the pip extra to install
+            motion, refine = load_motion(folder, basis.layout, num_threads), load_refine(folder, num_threads)
+        return cls(folder, manifest, basis, motion, refine, config or GenerationConfig(), backend,
+                   num_threads=num_threads, max_side=max_side)
 
     def save_pretrained(self, folder: str | Path) -> Path:
         """Write this generator's bundle to `folder` (which must not exist yet); atomic."""
@@ -126,9 +137,11 @@ class Generator:
             raise FileExistsError(f"{folder} already exists: choose a new folder for the bundle.")
         tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp")
         try:
+            tmp.mkdir(parents=True)
             for name in self.manifest["components"]:
                 shutil.copytree(self.folder / name, tmp / name)
-            write_manifest(tmp)
+            for name in (MANIFEST, *root_files(self.manifest)):  # as they are: verify() checks them
+                shutil.copy2(self.folder / name, tmp / name)
             verify(tmp)
             tmp.rename(folder)
         finally:
@@ -327,6 +340,25 @@ class Generator:
             timestamps = (start + np.arange(len(part))) / config.fps
             yield StreamChunk(frames=frames, audio=pending.pop(len(part)), start_frame=start,
                               timestamps=timestamps, codes=part)
+
+
+def _load_torch(folder: Path, basis: MotionBasis, backend: str,
+                num_threads: int | None) -> tuple[str, MotionEngine, RefineRuntime]:
+    """A PyTorch bundle's motion engine and refinement net (on `backend`)."""
+    if not is_installed("torch"):
+        raise BackendNotAvailableError(f"bundle {folder} is a PyTorch bundle and torch is not installed: pip "
+                                       f"install '{BACKENDS['torch'].extra}', or load a bundle exported from it "
+                                       "(talkinghead export --format openvino), which runs without torch.")
+    import torch
+
+    from ..animate import MotionModels
+    from ..render.refine_net import RefineNet, refine_for_backend
+
+    backend = resolve_backend(backend)
+    if num_threads is not None:
+        torch.set_num_threads(num_threads)  # process-wide: see Generator
+    motion = MotionModels.load(folder, basis.layout).engine()
+    return backend, motion, refine_for_backend(RefineNet.load(folder / "render"), backend, num_threads)
 
 
 def check_out(out: str | Path) -> Path:

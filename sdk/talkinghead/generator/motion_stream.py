@@ -7,11 +7,11 @@ prior window that continues the previous chunk's last `overlap` frames as known 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from ..animate import MotionModels
+from ..audio.frontend import FEATURE_DIM
 from ..errors import InvalidOptionError
-from ..prior.sampling import SamplingOptions, sample_motion
+from ..motion_engine import MotionEngine
+from ..prior.options import SamplingOptions
 
 LEFT = 25   # frames of past audio the encoder sees
 RIGHT = 8   # frames of future audio the encoder and lip model see (look-ahead)
@@ -23,20 +23,20 @@ class MotionStream:
     start: raw non-lip codes the motion begins from (e.g. zeros = the portrait's pose), or None.
     """
 
-    def __init__(self, models: MotionModels, options: SamplingOptions, seed: int, chunk: int = 10,
+    def __init__(self, engine: MotionEngine, options: SamplingOptions, seed: int, chunk: int = 10,
                  start: np.ndarray | None = None):
-        window = models.prior.window
+        window = engine.window
         if not 1 <= chunk <= window - options.overlap:
             raise InvalidOptionError(f"chunk_frames must be in [1, {window - options.overlap}] frames; got {chunk}.")
-        self.models, self.options, self.seed, self.chunk = models, options, int(seed), int(chunk)
-        self.features = np.zeros((0, models.encoder.config["in_dim"]), np.float32)  # from frame `offset`
+        self.engine, self.options, self.seed, self.chunk = engine, options, int(seed), int(chunk)
+        self.features = np.zeros((0, FEATURE_DIM), np.float32)  # from frame `offset`
         self.offset = 0
         self.done = 0
         self.ended = False
         self.index = 0
-        self.start = None if start is None else torch.as_tensor(start, dtype=torch.float32)
-        self.history_cond: torch.Tensor | None = None   # last `overlap` frames' audio condition
-        self.history_codes: torch.Tensor | None = None  # and their raw non-lip codes
+        self.start = None if start is None else np.asarray(start, np.float32)
+        self.history_cond: np.ndarray | None = None   # last `overlap` frames' audio condition
+        self.history_codes: np.ndarray | None = None  # and their raw non-lip codes
 
     def push(self, features: np.ndarray) -> None:
         self.features = np.concatenate([self.features, features])
@@ -52,23 +52,21 @@ class MotionStream:
             if n <= 0 or (not self.ended and self.done + n + RIGHT > have):
                 break
             out.append(self._step(self.done, self.done + n))
-        return np.concatenate(out) if out else np.zeros((0, self.models.layout.dim), np.float32)
+        return np.concatenate(out) if out else np.zeros((0, self.engine.layout.dim), np.float32)
 
-    @torch.no_grad()
     def _step(self, a: int, b: int) -> np.ndarray:
         lo = max(a - LEFT, self.offset)
         hi = min(b + RIGHT, self.offset + len(self.features))
-        cond = self.models.audio_condition(self.features[lo - self.offset:hi - self.offset])  # n×C
-        lips = self.models.lip(cond[None])[0, a - lo:b - lo]                                  # n×L
+        cond = self.engine.audio_condition(self.features[lo - self.offset:hi - self.offset])  # n×C
+        lips = self.engine.lips(cond)[a - lo:b - lo]                                          # n×L
         cond = cond[a - lo:b - lo]
         seed = _window_seed(self.seed, self.index)
         if self.history_codes is None:
-            non_lip = sample_motion(self.models.prior, cond, [seed], self.options, start=self.start)[0]
+            non_lip = self.engine.sample(cond, [seed], self.options, start=self.start)[0]
         else:
             k = len(self.history_codes)
-            window = torch.cat([self.history_cond, cond])
-            non_lip = sample_motion(self.models.prior, window, [seed], self.options,
-                                    start=self.history_codes)[0, k:]
+            window = np.concatenate([self.history_cond, cond])
+            non_lip = self.engine.sample(window, [seed], self.options, start=self.history_codes)[0, k:]
         keep = self.options.overlap
         self.history_cond = _tail(self.history_cond, cond, keep)
         self.history_codes = _tail(self.history_codes, non_lip, keep)
@@ -76,15 +74,15 @@ class MotionStream:
         self.done = b
         drop = max(b - LEFT, self.offset) - self.offset
         self.features, self.offset = self.features[drop:], self.offset + drop
-        return torch.cat([non_lip, lips], dim=-1).numpy()
+        return np.concatenate([non_lip, lips], -1)
 
 
 def _window_seed(seed: int, index: int) -> int:
     """A fresh noise draw per chunk, fixed by the seed: (seed, chunk index) hashed to 64 bits,
-    so any seed and any number of chunks fit a torch seed (shifting the seed would overflow)."""
+    so any seed and any number of chunks give a valid seed (shifting the seed would overflow)."""
     return int(np.random.SeedSequence([seed, index]).generate_state(1, np.uint64)[0])
 
 
-def _tail(old: torch.Tensor | None, new: torch.Tensor, keep: int) -> torch.Tensor:
-    joined = new if old is None else torch.cat([old, new])
+def _tail(old: np.ndarray | None, new: np.ndarray, keep: int) -> np.ndarray:
+    joined = new if old is None else np.concatenate([old, new])
     return joined[-keep:] if keep > 0 else joined[:0]

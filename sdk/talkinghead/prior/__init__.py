@@ -1,11 +1,11 @@
 """Motion priors: the audio-to-visual diffusion prior and the auto-regressive baseline."""
 from .options import SamplingOptions
 
-__all__ = ["ARPrior", "MotionPrior", "SamplingOptions", "sample_motion"]
+__all__ = ["ARPrior", "MotionPrior", "PriorRuntime", "SamplingOptions", "sample_motion"]
 
 
 def __getattr__(name):
-    # Lazy: the models need torch; SamplingOptions does not.
+    # Lazy: the models need torch; SamplingOptions, PriorRuntime and the sampler do not.
     if name == "ARPrior":
         from .ar import ARPrior
 
@@ -14,6 +14,10 @@ def __getattr__(name):
         from .model import MotionPrior
 
         return MotionPrior
+    if name == "PriorRuntime":
+        from .runtime import PriorRuntime
+
+        return PriorRuntime
     if name == "sample_motion":
         from .sampling import sample_motion
 

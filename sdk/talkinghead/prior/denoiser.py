@@ -19,7 +19,8 @@ forward() always returns x0, so samplers do not depend on the parameterisation.
 embedding and a residual local block) before the transformer: telling smooth motion from
 per-frame noise is a local operation, which attention over learned absolute positions is
 slow to learn (first priors: kernel 1, a per-frame linear embedding).
-Only this network is exported; sampling loops live in samplers.py.
+Only this network is exported, as one DenoiserCall (DENOISER_INPUTS -> x0); the sampling
+loops (numpy) live in samplers.py and sampling.py.
 """
 from __future__ import annotations
 
@@ -28,10 +29,19 @@ import math
 import torch
 from torch import nn
 
-from .schedule import alpha_bar
+from .runtime import DENOISER_INPUTS, DENOISER_OUTPUT  # noqa: F401 (the call's names, torch-free)
+from .schedule import ALPHA_BAR_FLOOR, COSINE_OFFSET, NUM_TRAIN_STEPS
 
 NUM_STYLE = 2  # motion energy, blink rate
 PREDICTIONS = ("x0", "v")
+
+
+def alpha_bar_tensor(t: torch.Tensor) -> torch.Tensor:
+    """schedule.alpha_bar in torch, for graphs that take t as an input: B steps -> B float32
+    (same formula and clamp, in float64)."""
+    f = torch.cos((t.double() / NUM_TRAIN_STEPS + COSINE_OFFSET) / (1 + COSINE_OFFSET) * math.pi / 2) ** 2
+    f0 = math.cos(COSINE_OFFSET / (1 + COSINE_OFFSET) * math.pi / 2) ** 2
+    return (f / f0).clamp(ALPHA_BAR_FLOOR, 1.0).float()
 
 
 def step_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -87,7 +97,7 @@ class MotionDenoiser(nn.Module):
         """The network's raw output (B×W×D) -> x0, by the parameterisation."""
         if self.prediction == "x0":
             return raw
-        ab = alpha_bar(t).to(x_t.dtype).view(-1, 1, 1)
+        ab = alpha_bar_tensor(t).to(x_t.dtype).view(-1, 1, 1)
         return ab.sqrt() * x_t - (1 - ab).sqrt() * raw
 
     def network(self, x_t: torch.Tensor, t: torch.Tensor, audio: torch.Tensor | None,
@@ -104,10 +114,28 @@ class MotionDenoiser(nn.Module):
         return self.out(h)
 
     def _embed_motion(self, inputs: torch.Tensor, padding: torch.Tensor | None) -> torch.Tensor:
-        """B×W×(2D+1) -> B×W×dim; padding frames read as zeros by the convolutions."""
+        """B×W×(2D+1) -> B×W×dim; padding frames read as zeros by both convolutions, so a
+        padded window's real frames get what the window alone would give them."""
         if self.config["kernel"] == 1:
             return self.motion_in(inputs)
-        if padding is not None:
-            inputs = inputs.masked_fill(padding.unsqueeze(-1), 0.0)
-        h = self.motion_conv(inputs.transpose(1, 2))
+        keep = None if padding is None else (~padding).unsqueeze(1).to(inputs.dtype)  # B×1×W
+        h = self.motion_conv(inputs.transpose(1, 2) if keep is None else inputs.transpose(1, 2) * keep)
+        h = h if keep is None else h * keep
         return (h + self.local(h)).transpose(1, 2)
+
+
+class DenoiserCall(nn.Module):
+    """One MotionDenoiser call with DENOISER_INPUTS, as the SDK's sampler makes it and the
+    `denoiser` graph is exported: the null audio picked per row by `conditioned` (B: 1 = the
+    given audio, 0 = the learned null), so a guided step is one batch; `valid` (B×W: 1 = a real
+    frame, 0 = padding) pads a short window to the fixed W, and its real frames get what the
+    unpadded window would give them."""
+
+    def __init__(self, denoiser: MotionDenoiser):
+        super().__init__()
+        self.denoiser = denoiser
+
+    def forward(self, x_t, t, audio, conditioned, known, known_mask, style, valid):
+        c = conditioned[:, None, None]                                   # B×1×1
+        audio = audio * c + self.denoiser.null_audio * (1 - c)           # B×W×C
+        return self.denoiser(x_t, t, audio, known, known_mask, style, padding=valid < 0.5)  # B×W×D

@@ -1,10 +1,12 @@
-"""MotionPrior: the denoiser plus the statistics that map raw codes to its standardised space."""
+"""MotionPrior: the denoiser plus the statistics that map raw codes to its standardised space.
+Sampling runs on its runtime() (numpy; see sampling.py), as for an exported prior."""
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from .denoiser import NUM_STYLE, MotionDenoiser
+from .denoiser import NUM_STYLE, DenoiserCall, MotionDenoiser
+from .runtime import DENOISER_INPUTS, DENOISER_OUTPUT, STATISTICS, PriorRuntime
 
 
 class MotionPrior(nn.Module):
@@ -42,3 +44,12 @@ class MotionPrior(nn.Module):
         if blink_rate is not None:
             raw[1] = blink_rate
         return (raw - self.style_mean) / self.style_std
+
+    def runtime(self) -> PriorRuntime:
+        """This prior for the numpy sampler: the denoiser run by PyTorch (put in eval mode), the
+        statistics copied as float32 arrays."""
+        from ..backends import TorchRuntime
+
+        denoiser = TorchRuntime(DenoiserCall(self.denoiser), DENOISER_INPUTS, (DENOISER_OUTPUT,))
+        statistics = {k: getattr(self, k).detach().cpu().float().numpy() for k in STATISTICS}
+        return PriorRuntime.from_statistics(self.window, self.config["motion_dim"], statistics, denoiser)

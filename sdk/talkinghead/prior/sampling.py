@@ -9,53 +9,58 @@ seam blending fades out the first generated frame's departure from the known fra
 over `seam_blend` frames, and smoothing (Gaussian, σ = `smoothing` frames) removes the
 frame-to-frame noise the few-step sampler leaves; neither touches blinks, which are fast
 events by nature. Both are done per window before it is stored, so chaining stays exact.
+
+Numpy only, whatever runs the denoiser (a PriorRuntime's): the same seed gives the same noise
+on every backend. Every denoiser call is padded to the prior's window W (exported graphs have
+a fixed W) with `valid` marking the real frames; padding does not reach them.
 """
 from __future__ import annotations
 
 import math
 
-import torch
-import torch.nn.functional as F
+import numpy as np
 
 from ..motion.layout import CodeLayout
-from .model import MotionPrior
 from .options import SamplingOptions
+from .runtime import PriorRuntime
 from .samplers import ddim, dpm_solver_pp
 from .schedule import sampling_steps
 
-@torch.no_grad()
-def sample_motion(prior: MotionPrior, audio: torch.Tensor, seeds: list[int],
-                  options: SamplingOptions = SamplingOptions(),
-                  start: torch.Tensor | None = None) -> torch.Tensor:
+
+def sample_motion(prior, audio, seeds: list[int], options: SamplingOptions = SamplingOptions(),
+                  start: np.ndarray | None = None) -> np.ndarray:
     """Non-lip codes for every frame of `audio`.
 
-    audio: T×C audio condition (from AudioEncoder); seeds: one per sample;
-    start: K×D raw codes the first window continues (K < window), e.g. zeros = neutral.
-    Returns len(seeds)×T×D raw codes.
+    prior: a PriorRuntime, or a MotionPrior (its runtime() is used); audio: T×C audio
+    condition (from AudioEncoder); seeds: one per sample; start: K×D raw codes the first window
+    continues (K < window), e.g. zeros = neutral. Returns len(seeds)×T×D raw codes, float32.
     """
+    if hasattr(prior, "runtime"):  # a MotionPrior (torch): checked by duck type, torch not imported
+        prior = prior.runtime()
     options.validate(prior.window)
-    num, total, dim = len(seeds), audio.shape[0], prior.config["motion_dim"]
-    generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
-    style = prior.style_vector(options.motion_energy, options.blink_rate).expand(num, -1)
-    out = torch.zeros(num, total, dim)
+    audio = np.asarray(audio, np.float32)
+    num, total, dim = len(seeds), audio.shape[0], prior.motion_dim
+    rngs = [np.random.default_rng(int(s)) for s in seeds]
+    style = np.broadcast_to(prior.style_vector(options.motion_energy, options.blink_rate), (num, 2))
+    out = np.zeros((num, total, dim), np.float32)
+    if total == 0:
+        return out
     steps = sampling_steps(options.steps)
     hop = prior.window - options.overlap
     begin = 0
     while True:
         n = min(prior.window, total - begin)
-        known, mask = torch.zeros(num, n, dim), torch.zeros(num, n)
+        known, mask = np.zeros((num, n, dim), np.float32), np.zeros((num, n), np.float32)
         if begin > 0:
             k = min(options.overlap, n)
             known[:, :k], mask[:, :k] = out[:, begin:begin + k], 1
         elif start is not None:
             k = min(len(start), n)
-            known[:, :k], mask[:, :k] = prior.normalize(start[:k]), 1
-        cond = audio[begin:begin + n].expand(num, -1, -1)
-        noise = torch.stack([torch.randn(n, dim, generator=g) for g in generators]) * options.temperature
-        denoise = _guided(prior, cond, known, mask, style, options.guidance_scale)
+            known[:, :k], mask[:, :k] = prior.normalize(np.asarray(start)[:k]), 1
+        noise = np.stack([g.standard_normal((n, dim), dtype=np.float32) for g in rngs]) * options.temperature
+        denoise = _guided(prior, audio[begin:begin + n], known, mask, style, options.guidance_scale)
         if options.sampler == "ddim":
-            x0 = ddim(denoise, noise, steps, eta=options.eta, generator=generators,
-                      temperature=options.temperature)
+            x0 = ddim(denoise, noise, steps, eta=options.eta, rngs=rngs, temperature=options.temperature)
         else:
             x0 = dpm_solver_pp(denoise, noise, steps)
         x0 = blend_seam(x0, int(mask[0].sum()), options.seam_blend, _smoothed_dims(dim))
@@ -66,7 +71,7 @@ def sample_motion(prior: MotionPrior, audio: torch.Tensor, seeds: list[int],
     return prior.denormalize(out)
 
 
-def blend_seam(x: torch.Tensor, known: int, frames: int, dims: list[int], history: int = 3) -> torch.Tensor:
+def blend_seam(x: np.ndarray, known: int, frames: int, dims: list[int], history: int = 3) -> np.ndarray:
     """x: B×n×D window whose first `known` frames are given. For the `dims` codes, the first
     generated frame's departure from the known frames' motion (their last frame moved on by
     their mean velocity over `history` steps) is subtracted from the next `frames` generated
@@ -74,29 +79,29 @@ def blend_seam(x: torch.Tensor, known: int, frames: int, dims: list[int], histor
     if frames <= 0 or known < 2 or known >= x.shape[1] or not dims:
         return x
     h = min(history, known - 1)
-    velocity = (x[:, known - 1] - x[:, known - 1 - h]) / h
-    offset = x[:, known] - (x[:, known - 1] + velocity)
+    velocity = (x[:, known - 1] - x[:, known - 1 - h]) / h                 # B×D
+    offset = x[:, known] - (x[:, known - 1] + velocity)                    # B×D
     span = min(frames, x.shape[1] - known)
-    fade = 1 - torch.arange(span, dtype=x.dtype) / frames
-    out = x.clone()
+    fade = 1 - np.arange(span, dtype=x.dtype) / frames                     # span
+    out = x.copy()
     out[:, known:known + span, dims] -= fade[None, :, None] * offset[:, None, dims]
     return out
 
 
-def smooth(x: torch.Tensor, mask: torch.Tensor, sigma: float, dims: list[int]) -> torch.Tensor:
+def smooth(x: np.ndarray, mask: np.ndarray, sigma: float, dims: list[int]) -> np.ndarray:
     """x: B×n×D window, mask B×n (1 = known, kept exactly): Gaussian smoothing over time of
     the `dims` codes of the other frames, reading known frames as context and repeating the
     edge frames beyond the window."""
     if sigma <= 0 or not dims:
         return x
     radius = max(1, math.ceil(3 * sigma))
-    kernel = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=x.dtype) / sigma) ** 2)
-    b, n, _ = x.shape
-    y = x[..., dims].transpose(1, 2).reshape(b * len(dims), 1, n)
-    y = F.conv1d(F.pad(y, (radius, radius), mode="replicate"), (kernel / kernel.sum()).view(1, 1, -1))
-    out = x.clone()
-    out[..., dims] = y.reshape(b, len(dims), n).transpose(1, 2)
-    m = mask.unsqueeze(-1).to(x.dtype)
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1, dtype=x.dtype) / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    n = x.shape[1]
+    y = np.pad(x[..., dims], ((0, 0), (radius, radius), (0, 0)), mode="edge")  # B×(n+2r)×len(dims)
+    out = x.copy()
+    out[..., dims] = sum(w * y[:, j:j + n] for j, w in enumerate(kernel))
+    m = mask[..., None].astype(x.dtype)
     return out * (1 - m) + x * m
 
 
@@ -110,15 +115,30 @@ def _smoothed_dims(dim: int) -> list[int]:
     return [d for d in range(dim) if d not in blinks]
 
 
-def _guided(prior, cond, known, mask, style, scale):
-    """denoise(x, t) with classifier-free guidance; conditional and null audio in one batch."""
-    def denoise(x: torch.Tensor, t: int) -> torch.Tensor:
-        steps = torch.full((x.shape[0],), t)
-        if scale == 1.0:
-            return prior.denoiser(x, steps, cond, known, mask, style)
-        both = prior.denoiser(torch.cat([x, x]), torch.cat([steps, steps]),
-                              torch.cat([cond, prior.denoiser.null_audio.expand_as(cond)]),
-                              torch.cat([known, known]), torch.cat([mask, mask]), torch.cat([style, style]))
-        with_audio, without = both.chunk(2)
+def _guided(prior: PriorRuntime, cond: np.ndarray, known: np.ndarray, mask: np.ndarray,
+            style: np.ndarray, scale: float):
+    """denoise(x, t) -> x0 on a window's n real frames, x B×n×D, with classifier-free guidance:
+    the B rows with the audio and the same B with the learned null audio in one batch of 2B
+    (one of B when scale == 1). cond n×C; known B×n×D; mask B×n; style B×2."""
+    batch, n = mask.shape
+    rows = 1 if scale == 1.0 else 2
+
+    def padded(a: np.ndarray) -> np.ndarray:  # B×n×… -> rows·B×W×…, zeros past n
+        full = np.zeros((rows * batch, prior.window, *a.shape[2:]), np.float32)
+        full[:, :n] = np.concatenate([a] * rows)
+        return full
+
+    audio = padded(np.broadcast_to(cond, (batch, *cond.shape)))
+    known, mask = padded(known), padded(mask)
+    valid = padded(np.ones((batch, n), np.float32))
+    conditioned = np.repeat(np.array([1, 0][:rows], np.float32), batch)    # rows·B
+    style = np.concatenate([style] * rows)
+
+    def denoise(x: np.ndarray, t: int) -> np.ndarray:
+        steps = np.full(rows * batch, t, np.float32)
+        x0 = prior.denoise(padded(x), steps, audio, conditioned, known, mask, style, valid)[:, :n]
+        if rows == 1:
+            return x0
+        with_audio, without = x0[:batch], x0[batch:]
         return without + scale * (with_audio - without)
     return denoise

@@ -4,16 +4,16 @@ The spline is centred on the *source* control points (mesh points + fixed anchor
 border and on a background ring), so its kernel solve depends on the avatar only and is done
 once: `TpsFlow(...)` precomputes B (G²×478) with forward displacement field = B @ (target - source).
 A frame then costs one small matmul, a few fixed-point steps that invert the forward field on
-the coarse grid (s = p - D(s)), and one bilinear upsampling of the displacement to the crop size.
+the coarse grid (s = p - D(s), D sampled bilinearly with clamp-to-edge by kernels.resample), and
+one bilinear upsampling of the displacement to the crop size. numpy only: no torch.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from ..face import topology as topo
+from ..kernels.resample import remap_bilinear
 
 # Source points closer than this (in units of the crop side) are merged into one control point:
 # lips that touch (or lids of a closed eye) would otherwise make the spline solve singular.
@@ -85,27 +85,29 @@ class TpsFlow:
         basis = np.concatenate([_tps_kernel(pts, centres), np.ones((len(pts), 1)), pts], 1)  # G²×(N+3)
         # forward displacement on the grid = basis @ solve(system, [V; 0]) with V = average @ disp
         weights = np.linalg.solve(system, np.concatenate([average, np.zeros((3, len(source_xy)))]))
-        self.matrix = torch.from_numpy(np.ascontiguousarray((basis @ weights).T, np.float32))  # 478×G²
-        self.points = torch.from_numpy((pts * size).reshape(self.grid, self.grid, 2).astype(np.float32))  # G×G×2
-        self.source = torch.from_numpy(source_xy.astype(np.float32))  # 478×2
+        self.matrix = np.ascontiguousarray((basis @ weights).T, np.float32)  # 478×G²
+        self.points = (pts * size).reshape(self.grid, self.grid, 2).astype(np.float32)  # G×G×2
+        self.source = source_xy.astype(np.float32)  # 478×2
         xs = np.arange(size, dtype=np.float32)
         self.pixels = np.stack(np.meshgrid(xs, xs), -1)  # S×S×2 identity map (x, y)
 
-    def coarse(self, target_xy: np.ndarray) -> np.ndarray:
-        """Backward displacement on the coarse grid: G×G×2 (source - target position), crop px."""
-        disp = torch.from_numpy(np.asarray(target_xy, np.float32)[:, :2]) - self.source  # 478×2
-        forward = (disp.T @ self.matrix).reshape(1, 2, self.grid, self.grid)  # 1×2×G×G
+    def coarse(self, target_xy: np.ndarray, num_threads: int | None = None) -> np.ndarray:
+        """Backward displacement on the coarse grid: G×G×2 (source - target position), crop px.
+        num_threads caps the remap kernel's threads (None: all hardware threads)."""
+        disp = np.asarray(target_xy, np.float32)[:, :2] - self.source  # 478×2
+        # 2×G² first: BLAS streams the row-major 478×G² matrix once (matrix.T @ disp is ~2× slower)
+        forward = np.ascontiguousarray((disp.T @ self.matrix).T).reshape(self.grid, self.grid, 2)  # G×G×2 image
         p = self.points
+        # crop pixel -> grid pixel of the G×G tiling (half-pixel centres on both)
+        k = self.grid / self.size
         s = p
         for _ in range(INVERSE_STEPS):  # s = p - D(s): invert the forward map
-            norm = ((s + 0.5) / self.size * 2 - 1)[None]  # 1×G×G×2, align_corners=False units
-            d = F.grid_sample(forward, norm, mode="bilinear", padding_mode="border", align_corners=False)
-            s = p - d[0].permute(1, 2, 0)
-        return (s - p).numpy()
+            s = p - remap_bilinear(forward, s * k + (0.5 * k - 0.5), num_threads)
+        return s - p
 
-    def __call__(self, target_xy: np.ndarray) -> np.ndarray:
+    def __call__(self, target_xy: np.ndarray, num_threads: int | None = None) -> np.ndarray:
         """Dense backward map: S×S×2 float32 (x, y) source crop pixels for a target 478×2+."""
-        disp = cv2.resize(self.coarse(target_xy), (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+        disp = cv2.resize(self.coarse(target_xy, num_threads), (self.size, self.size), interpolation=cv2.INTER_LINEAR)
         return self.pixels + disp
 
 

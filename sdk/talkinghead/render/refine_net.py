@@ -3,6 +3,7 @@
 Inputs (B×10×N×N at the net's working size N): warped crop (3), source crop (3), backward
 flow (2, crop-side units ×4), mouth-fill and eye masks (2). Output: the warped crop plus a
 predicted residual; the last layer starts at zero, so an untrained net is the identity.
+The renderer runs it as a RefineRuntime (refine_for_backend), on torch or a compiled backend.
 Saved as a component (`config.json` + `weights.safetensors`, fp16) through talkinghead.component.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..component import load_module, save_module
+from .refine_runtime import RefineRuntime
 
 IN_CHANNELS = 10
 
@@ -63,22 +65,12 @@ class RefineNet(nn.Module):
         return load_module(cls, folder)
 
 
-class CompiledRefine:
-    """A RefineNet run by another backend (openvino, onnx), called like the net itself:
-    1×10×N×N tensor -> 1×3×N×N tensor. Safe to call from several threads (see backends)."""
+def refine_for_backend(net: RefineNet, backend: str, num_threads: int | None = None) -> RefineRuntime:
+    """`net` as a RefineRuntime on `backend` ("auto": the fastest installed): a TorchRuntime around
+    the net itself for torch (which runs on torch's threads), else compiled for `backend` with at
+    most `num_threads` threads (None: the runtime's default)."""
+    from ..backends import compile_module, resolve_backend
 
-    def __init__(self, net: RefineNet, backend: str, num_threads: int | None = None):
-        from ..backends import compile_module
-
-        self.size, self.backend = net.size, backend
-        example = {"x": torch.zeros(1, IN_CHANNELS, net.size, net.size)}
-        self.runtime = compile_module(net, backend, example, ("residual",), num_threads)
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self.runtime(x=x.numpy())["residual"])
-
-
-def refine_for_backend(net: RefineNet, backend: str, num_threads: int | None = None) -> "RefineNet | CompiledRefine":
-    """The net itself for torch (which runs on torch's threads), else compiled for `backend`
-    with at most `num_threads` threads (None: the runtime's default)."""
-    return net if backend == "torch" else CompiledRefine(net, backend, num_threads)
+    backend = resolve_backend(backend)
+    example = {"x": torch.zeros(1, IN_CHANNELS, net.size, net.size)}  # fixes the compiled input's shape
+    return RefineRuntime(compile_module(net, backend, example, ("residual",), num_threads), net.size, backend)

@@ -2,26 +2,30 @@
 
 Per frame: thin-plate backward flow (flow.py), eye edits on the backward map (eyes.py),
 one fused pass resampling the source crop and blending the mouth fill (regions.py,
-kernels.warp_composite), the learned refinement (refine_net.py) added in one gated pass,
-then paste-back (paste.py, kernels.paste).
+kernels.warp_composite), the learned refinement (refine_runtime.py: a RefineRuntime on any
+backend) added in one gated pass, then paste-back (paste.py, kernels.paste). numpy, OpenCV and
+the C++ kernels only: torch is imported only when the refinement is a torch RefineNet.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
 
 from ..constants import CROP_SIZES
 from ..errors import MotionFitError, TalkingHeadError
 from ..face import topology as topo
 from ..kernels.warp_composite import add_gated_residual, warp_composite
 from .avatar import Avatar, make_avatar
-from .refine_net import CompiledRefine, RefineNet
 from .eyes import edit_eyes
+from .refine_runtime import RefineRuntime
 from .regions import mouth_layer
+
+if TYPE_CHECKING:  # a torch module: refine_net is imported only when one is given
+    from .refine_net import RefineNet
 
 FLOW_SCALE = 4.0  # flow channels given to the net: displacement / crop side × this
 FLOW_X, MOUTH = 6, 8  # net-input channels of the x displacement and the mouth-fill alpha (net_input)
@@ -42,21 +46,27 @@ class Warped:
 
 
 class Renderer:
-    """refine: a RefineNet, or a CompiledRefine for another backend (None renders warp only).
-    crop_size: 256 (fast) or 512 (quality). num_threads caps the C++ kernels' threads
-    (None: one per hardware thread). Stateless per frame: one Renderer serves several threads."""
+    """refine: a RefineRuntime (any backend), a RefineNet (run on torch), or None (warp only);
+    `self.refine` is then a RefineRuntime or None. crop_size: 256 (fast) or 512 (quality).
+    num_threads caps the C++ kernels' threads (None: one per hardware thread). Stateless per
+    frame: one Renderer serves several threads."""
 
-    def __init__(self, refine: RefineNet | CompiledRefine | None = None, crop_size: int = 512,
+    def __init__(self, refine: RefineRuntime | RefineNet | None = None, crop_size: int = 512,
                  num_threads: int | None = None):
         if crop_size not in CROP_SIZES:
             raise ValueError(f"crop_size must be one of {CROP_SIZES}; got {crop_size}")
-        self.refine = refine.eval() if isinstance(refine, RefineNet) else refine
+        if refine is not None and not isinstance(refine, RefineRuntime):  # a torch module
+            from .refine_net import refine_for_backend
+
+            refine = refine_for_backend(refine, "torch")
+        self.refine = refine
         self.crop_size, self.num_threads = crop_size, num_threads
 
     @classmethod
     def from_pretrained(cls, folder: str | Path | None = None, crop_size: int = 512) -> "Renderer":
         """Load the refinement net from a render component folder (default: the embedded bundle)."""
         from ..bundle import component_dir
+        from .refine_net import RefineNet
 
         return cls(RefineNet.load(folder or component_dir("render")), crop_size)
 
@@ -101,7 +111,7 @@ class Renderer:
 
     def warp(self, avatar: Avatar, target: np.ndarray) -> Warped:
         """Geometry only: flow, eyes, then one fused pass: resample + mouth fill. target: 478×2 crop pixels."""
-        coords = avatar.flow(target)  # S×S×2
+        coords = avatar.flow(target, self.num_threads)  # S×S×2
         eyes = edit_eyes(coords, avatar.crop_mesh, target)
         np.clip(coords, 0, avatar.size - 1, out=coords)  # extreme poses stretch the edge, never wrap
         layer = mouth_layer(avatar.crop_mesh, target, avatar.lip_colour, avatar.teeth_colour, avatar.size)
@@ -119,11 +129,10 @@ class Renderer:
         if self.refine is None:
             return warped.crop
         x = net_input(warped, avatar.crop, self.refine.size)  # 1×10×N×N
-        with torch.inference_mode():
-            residual = hold_mouth_colour(self.refine(x), x[:, MOUTH:MOUTH + 1])  # 1×3×N×N, 0..1 units
+        residual = hold_mouth_colour(self.refine(x), x[:, MOUTH:MOUTH + 1])  # 1×3×N×N, 0..1 units
         gate = refine_gate(warped.target, avatar.size, self.refine.size)  # N×N
         # one pass: crop + 255 · resize(gate · residual) -> uint8
-        return add_gated_residual(warped.crop, residual[0].numpy(), gate, self.num_threads)
+        return add_gated_residual(warped.crop, residual[0], gate, self.num_threads)
 
     def render_crop(self, avatar: Avatar, mesh: np.ndarray) -> np.ndarray:
         """S×S×3 uint8 face crop for a 478×(2|3) image-pixel target mesh."""
@@ -134,26 +143,27 @@ class Renderer:
         return avatar.paste(avatar.image, self.render_crop(avatar, mesh), avatar.crop, self.num_threads)
 
 
-def net_input(warped: Warped, source: np.ndarray, size: int) -> torch.Tensor:
-    """1×10×N×N refinement input at the net's working size N."""
+def net_input(warped: Warped, source: np.ndarray, size: int) -> np.ndarray:
+    """1×10×N×N float32 refinement input at the net's working size N."""
     s = warped.crop.shape[0]
     flow = (warped.coords - _pixels(s)) * (FLOW_SCALE / s)  # S×S×2
     planes = np.concatenate([warped.crop.astype(np.float32) / 255, source.astype(np.float32) / 255,
                              flow, warped.mouth[..., None], warped.eyes[..., None]], -1)  # S×S×10
     if s != size:
         planes = cv2.resize(planes, (size, size), interpolation=cv2.INTER_AREA)
-    return torch.from_numpy(np.ascontiguousarray(planes.transpose(2, 0, 1)))[None]
+    return np.ascontiguousarray(planes.transpose(2, 0, 1))[None]
 
 
-def hold_mouth_colour(residual: torch.Tensor, mouth: torch.Tensor) -> torch.Tensor:
+def hold_mouth_colour(residual, mouth):
     """The net's residual less its fill-weighted mean, in proportion to the fill: a constant tint
-    vanishes where the fill is opaque. residual: B×3×N×N; mouth: B×1×N×N fill alpha.
+    vanishes where the fill is opaque. residual: B×3×N×N; mouth: B×1×N×N fill alpha; numpy
+    arrays (inference) or torch tensors (training, differentiable): the ops are common to both.
 
     The net may shape the inside of an opened mouth (teeth, shading) but not change its average
     colour: that comes from the portrait's lips (regions.fill_mouth), which a net trained on the
     one shippable speaker cannot know; left free, it paints every open mouth his teeth's olive."""
-    area = mouth.sum((2, 3), keepdim=True)  # B×1×1×1
-    mean = (mouth * residual).sum((2, 3), keepdim=True) / area.clamp(min=1.0)  # B×3×1×1
+    area = mouth.sum((2, 3), keepdims=True)  # B×1×1×1
+    mean = (mouth * residual).sum((2, 3), keepdims=True) / area.clip(min=1.0)  # B×3×1×1
     return residual - mouth * mean
 
 

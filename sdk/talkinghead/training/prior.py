@@ -22,8 +22,9 @@ from ..audio.encoder import AudioEncoder
 from ..component import load_module, save_module
 from ..motion.layout import CodeLayout
 from ..motion.stats import blinks_per_minute, pose_speed
+from ..prior.denoiser import alpha_bar_tensor
 from ..prior.model import MotionPrior
-from ..prior.schedule import NUM_TRAIN_STEPS, add_noise, alpha_bar
+from ..prior.schedule import NUM_TRAIN_STEPS
 from .common import Run
 from .data import ClipArrays, WindowSampler, load_clips, provenance
 
@@ -45,6 +46,12 @@ def encode_clips(encoder: AudioEncoder, clips: list[ClipArrays]) -> dict[str, to
     """The frozen encoder's audio condition of every clip, computed once: id -> T×C."""
     encoder.eval()
     return {c.id: encoder(torch.from_numpy(c.features)[None])[0] for c in clips}
+
+
+def add_noise(x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """x_t for a batch: x0, noise B×T×D, t B integer steps."""
+    ab = alpha_bar_tensor(t).view(-1, 1, 1)
+    return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
 
 
 def set_code_statistics(model, clips: list[ClipArrays], layout: CodeLayout) -> None:
@@ -121,7 +128,7 @@ def denoiser_loss(denoiser, x_t, t, noise, x0, cond, mask, style, pad) -> torch.
     pred = denoiser.to_x0(raw, x_t, t) * (1 - m) + x0 * m
     if denoiser.prediction == "x0":
         return motion_loss(pred, x0, unknown, real)
-    ab = alpha_bar(t).view(-1, 1, 1)
+    ab = alpha_bar_tensor(t).view(-1, 1, 1)
     v = ab.sqrt() * noise - (1 - ab).sqrt() * x0
     return motion_loss(pred, x0, unknown, real, value=(raw, v))
 

@@ -92,7 +92,7 @@ def make_batch(frames, meshes, rng, sources: int, targets: int, renderer: Render
         others = [n for n in range(k) if n != i]
         for j in rng.choice(others, min(targets, len(others)), replace=False):
             warped = renderer.warp(avatar, meshes[c, j])
-            x = net_input(warped, avatar.crop, net_size)[0]  # 10×N×N
+            x = torch.from_numpy(net_input(warped, avatar.crop, net_size)[0])  # 10×N×N
             y = torch.from_numpy(_recolour(frames[c, j], colour).astype(np.float32) / 255).permute(2, 0, 1)
             w = torch.from_numpy(region_weight(meshes[c, j], frames.shape[2]))[None]  # 1×N×N
             g = torch.from_numpy(refine_gate(meshes[c, j], frames.shape[2], net_size))[None]
