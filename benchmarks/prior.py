@@ -50,7 +50,7 @@ def main() -> None:
     models = MotionModels.load(args.models)
     rng = np.random.default_rng(0)
     features = {s: rng.normal(size=(s * FPS, models.encoder.config["in_dim"])).astype(np.float32) for s in SECONDS}
-    cond = {s: np.asarray(models.audio_condition(f), np.float32) for s, f in features.items()}  # T×C
+    cond = {s: models.audio_condition(f) for s, f in features.items()}  # T×C float32
     prior = models.prior.runtime()
 
     kinds = [("diffusion", s, n, g) for s in SECONDS for n in STEPS for g in GUIDANCE]
@@ -64,7 +64,7 @@ def main() -> None:
             return lambda: sample_motion(prior, cond[s], [0], SamplingOptions(steps=n, guidance_scale=g))
         if kind == "ar":
             return lambda: models.ar.sample(torch.from_numpy(cond[s]), [0])
-        return lambda: models.lip(torch.from_numpy(np.asarray(models.audio_condition(features[s]), np.float32))[None])
+        return lambda: models.engine().lips(models.audio_condition(features[s]))
 
     load_before = os.getloadavg()
     with torch.no_grad():

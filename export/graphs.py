@@ -23,7 +23,6 @@ import torch
 from torch import nn
 
 from ..audio.encoder import AudioEncoder
-from ..prior.denoiser import DenoiserCall  # noqa: F401 (the prior's graph module, re-exported)
 
 
 @dataclass

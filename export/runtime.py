@@ -59,7 +59,7 @@ def load_motion(folder: str | Path, layout: CodeLayout, num_threads: int | None 
     folder = Path(folder)
     configs = {name: exported_config(folder, name) for name in ("audio", "lip", "prior")}
     check_sizes({name: c["config"] for name, c in configs.items()}, layout, folder)
-    front, span, lip, denoiser = (_graph(folder, configs, c, g, num_threads) for c, g in
+    front, span, lip, denoiser = (_graph(folder, c, configs[c], g, num_threads) for c, g in
                                   (("audio", "front"), ("audio", "span"), ("lip", "lip"), ("prior", "denoiser")))
     audio, prior = configs["audio"]["config"], configs["prior"]
     statistics = load_file(str(folder / "prior" / prior["export"]["statistics"]))
@@ -73,7 +73,7 @@ def load_refine(folder: str | Path, num_threads: int | None = None) -> RefineRun
     """The refinement net of the exported bundle `folder`."""
     folder = Path(folder)
     config = exported_config(folder, "render")
-    runtime = _graph(folder, {"render": config}, "render", "refine", num_threads)
+    runtime = _graph(folder, "render", config, "refine", num_threads)
     return RefineRuntime(runtime, config["config"]["size"], config["export"]["format"])
 
 
@@ -88,9 +88,10 @@ def exported_config(folder: Path, component: str) -> dict:
     return config
 
 
-def _graph(folder: Path, configs: dict, component: str, name: str, num_threads: int | None):
-    """A runtime for graph `name` of `component`, inputs and outputs in the order its config lists."""
-    entry = configs[component]["export"]["graphs"].get(name)
+def _graph(folder: Path, component: str, config: dict, name: str, num_threads: int | None):
+    """A runtime for graph `name` of `component` (whose exported config is `config`), inputs and
+    outputs in the order the config lists."""
+    entry = config["export"]["graphs"].get(name)
     if not isinstance(entry, dict) or not entry.get("files"):
         raise BundleError(f"{folder / component / 'config.json'} lists no graph {name!r}: export the bundle "
                           "again (talkinghead export).")

@@ -17,10 +17,10 @@ imported): that is how the tests check the Triton kernels on machines without a 
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import warnings
 
+from talkinghead.backends import package_installed
 from talkinghead.errors import KernelUnavailableError
 
 IMPLEMENTATIONS = ("reference", "native", "triton")
@@ -47,14 +47,11 @@ def native_unavailable(function) -> str | None:
 
 def torch_available() -> bool:
     """Whether torch can be imported (the references need it); checked without importing it."""
-    try:
-        return importlib.util.find_spec("torch") is not None
-    except (ImportError, ValueError):  # an import hook refuses it, or a broken install
-        return False
+    return package_installed("torch")
 
 
 def triton_available() -> bool:
-    return importlib.util.find_spec("triton") is not None
+    return package_installed("triton")
 
 
 def triton_unavailable(on_cuda: bool) -> str | None:

@@ -18,7 +18,7 @@ from .lip.model import LipModel
 from .motion.layout import CodeLayout
 from .prior.ar import ARPrior
 from .prior.model import MotionPrior
-from .motion_engine import MotionEngine, check_sizes
+from .motion_engine import MotionEngine, check_sizes, with_lips
 from .prior.options import SamplingOptions
 
 PRIORS = ("diffusion", "ar")
@@ -73,5 +73,4 @@ class MotionModels:
         cond = engine.audio_condition(features)
         with torch.no_grad():
             non_lip = self.ar.sample(torch.from_numpy(cond), seeds, options.temperature).numpy()  # K×T×18
-        lips = engine.lips(cond)
-        return np.concatenate([non_lip, np.broadcast_to(lips, (len(seeds), *lips.shape))], -1)
+        return with_lips(non_lip, engine.lips(cond))

@@ -63,9 +63,12 @@ class MotionEngine:
         and expression), or None for a free start.
         """
         cond = self.audio_condition(features)
-        lips = self.lips(cond)                                      # T×L
-        non_lip = self.sample(cond, seeds, options, start)          # K×T×18
-        return np.concatenate([non_lip, np.broadcast_to(lips, (len(seeds), *lips.shape))], -1)
+        return with_lips(self.sample(cond, seeds, options, start), self.lips(cond))
+
+
+def with_lips(non_lip: np.ndarray, lips: np.ndarray) -> np.ndarray:
+    """K×T×18 sampled codes and the T×L lip codes every sample shares -> K×T×28."""
+    return np.concatenate([non_lip, np.broadcast_to(lips, (len(non_lip), *lips.shape))], -1)
 
 
 def check_sizes(configs: dict[str, dict], layout: CodeLayout, folder: Path) -> None:

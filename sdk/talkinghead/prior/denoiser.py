@@ -29,7 +29,6 @@ import math
 import torch
 from torch import nn
 
-from .runtime import DENOISER_INPUTS, DENOISER_OUTPUT  # noqa: F401 (the call's names, torch-free)
 from .schedule import ALPHA_BAR_FLOOR, COSINE_OFFSET, NUM_TRAIN_STEPS
 
 NUM_STYLE = 2  # motion energy, blink rate
