@@ -28,20 +28,30 @@ __all__ = ["FORMATS", "export", "validate"]
 COMPONENTS = ("motion", "audio", "lip", "prior", "render")
 # packages an export needs, by format and by (format, precision); the ONNX export comes first
 NEEDS = {"onnx": ("torch", "onnx", "onnxruntime"), "openvino": ("torch", "onnx", "openvino")}
-PRECISION_NEEDS = {("openvino", "int8-weights"): ("nncf",)}
+PRECISION_NEEDS = {("openvino", "int8-weights"): ("nncf",), ("openvino", "int8"): ("nncf",)}
 EXTRAS = {"torch": "talkinghead[export]", "onnx": "talkinghead[export]", "onnxruntime": "talkinghead[export]",
           "openvino": "talkinghead[openvino]", "nncf": "talkinghead[export]"}
 
 
-def export(bundle: str | Path | None = None, *, format: str, precision: str = "fp32", out: str | Path) -> Path:
+def export(bundle: str | Path | None = None, *, format: str, precision: str = "fp32", out: str | Path,
+           calibration: str | Path | None = None) -> Path:
     """Export `bundle` (default: the embedded one) to a new folder `out`; returns `out`.
 
+    calibration (int8 only): a prepared cache (`talkinghead prepare-data`, best coded against
+    the bundle's own basis: `--basis <bundle>/motion`) whose train clips' speech calibrates the
+    activation ranges; without it, the bundled example speech does.
     The arguments are checked before any work; `out` must not exist. The bundle is written to
     a hidden folder beside `out` and renamed onto it once complete and verified, so `out` is
     never left half-written.
     """
     format, precision = validate(format, precision)
     out = Path(out)
+    if calibration is not None and precision != "int8":
+        raise InvalidOptionError(f"calibration is used by int8 export only; {format} {precision} needs none: "
+                                 "leave it out.")
+    if calibration is not None and not Path(calibration, "clips").is_dir():
+        raise InvalidOptionError(f"calibration {calibration} is not a prepared cache (no clips/ folder): give "
+                                 "the --out folder of talkinghead prepare-data.")
     if out.exists():
         raise InvalidOptionError(f"out {out} already exists: give a new folder for the exported bundle.")
     missing = [p for p in NEEDS[format] + PRECISION_NEEDS.get((format, precision), ()) if not package_installed(p)]
@@ -59,7 +69,7 @@ def export(bundle: str | Path | None = None, *, format: str, precision: str = "f
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        write_bundle(source, tmp, format, precision)
+        write_bundle(source, tmp, format, precision, None if calibration is None else Path(calibration))
         tmp.rename(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

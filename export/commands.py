@@ -8,13 +8,15 @@ def _export(args) -> None:
     from . import export
     from .writer import PARITY
 
-    out = export(args.bundle, format=args.format, precision=args.precision, out=args.out)
+    out = export(args.bundle, format=args.format, precision=args.precision, out=args.out,
+                 calibration=args.calibration)
     report = json.loads((out / PARITY).read_text(encoding="utf-8"))
     print(f"exported bundle ({args.format} {args.precision}) written to {out}")
     for component, graphs in report["components"].items():
         for name, row in graphs.items():
+            kept = f" (kept at {row['precision']}: {row['int8']['why_not']})" if "int8" in row else ""
             print(f"  {component}/{name}: max abs {row['max_abs']:.2e}, max rel {row['max_rel']:.2e}, "
-                  f"{row['ms_per_call']:.1f} ms per call")
+                  f"{row['ms_per_call']:.1f} ms per call{kept}")
     e2e = report["end_to_end"]
     print(f"  end to end ({e2e['frames']} frames vs the PyTorch bundle, same seed): PSNR min "
           f"{e2e['psnr_min']:.1f} dB, median {e2e['psnr_median']:.1f} dB; codes max abs {e2e['codes_max_abs']:.2e}")
@@ -23,11 +25,14 @@ def _export(args) -> None:
 def register(commands, train, evaluate) -> None:
     from .formats import FORMATS
 
-    p = commands.add_parser("export", help="export a bundle's networks to a device bundle (onnx, openvino) "
+    p = commands.add_parser("export", help="export a bundle's networks to a device bundle (onnx, openvino, coreml) "
                                            "with a parity report against PyTorch")
     p.add_argument("--format", required=True, help=f"one of {', '.join(FORMATS)}")
     p.add_argument("--precision", default="fp32",
                    help="; ".join(f"{f}: {', '.join(row)}" for f, row in FORMATS.items()) + " (default fp32)")
     p.add_argument("--out", required=True, help="folder to write (must not exist)")
     p.add_argument("--bundle", help="bundle to export (default: the embedded one)")
+    p.add_argument("--calibration", help="int8 only: a prepared cache (talkinghead prepare-data --basis "
+                                         "<bundle>/motion) whose train clips calibrate the activations "
+                                         "(default: the bundled example speech)")
     p.set_defaults(run=_export)

@@ -8,6 +8,10 @@
                     OpenVINO decompresses them, CPU compute stays float32
               int8-weights  int8 weights of every MatMul and convolution, asymmetric per output
                     channel (nncf.compress_weights, INT8_ASYM); decompressed on the fly, float32 compute
+              int8  int8 weights and activations (nncf.quantize, mixed preset: symmetric weights,
+                    asymmetric activations), the activation ranges calibrated on what each graph
+                    is given in use (export.calibration); a graph that loses more than
+                    writer.INT8_MAX_REL of its output's scale is written at fp16 instead
 
 fp16 halves the files and costs the accuracy of float16 weights, in both formats alike. (A
 graph computing in float16, from onnxruntime's float16 converter, crashes ONNX Runtime 1.32's
@@ -15,8 +19,7 @@ graph optimiser on the transformer graphs, so it is not what onnx fp16 means her
 
 Rows to come: onnx int8 (ONNX Runtime's dynamic quantisation of MatMul/Gemm gave a seeded tiny
 denoiser 28 % error relative to its output's scale: its activations do not survive 8 bits as
-they are), openvino int8 (NNCF post-training quantisation calibrated on prepared clips),
-coreml fp16 / int8 / palettized. A row goes into FORMATS only together with the code that
+they are), coreml fp16 / int8 / palettized. A row goes into FORMATS only together with the code that
 exports it.
 """
 from __future__ import annotations
@@ -30,7 +33,9 @@ FORMATS: dict[str, dict[str, str]] = {
              "fp16": "float16 weights, float32 compute"},
     "openvino": {"fp32": "float32 weights and compute",
                  "fp16": "compressed float16 weights (compress_to_fp16), float32 compute on CPU",
-                 "int8-weights": "int8 weights (NNCF weight compression, asymmetric per channel), float32 compute"},
+                 "int8-weights": "int8 weights (NNCF weight compression, asymmetric per channel), float32 compute",
+                 "int8": "int8 weights and activations (NNCF post-training quantisation calibrated on real "
+                         "speech), fp16 for a graph it would hurt"},
 }
 
 

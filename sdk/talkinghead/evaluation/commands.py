@@ -25,11 +25,18 @@ def _motion(args) -> None:
 
 def _render(args) -> None:
     from ..bundle import component_dir
+    from ..fileio import read_json
     from ..render.refine_net import RefineNet
     from ..render.renderer import Renderer
     from .render import evaluate_render
 
-    net = RefineNet.load(args.weights or component_dir("render"))
+    weights = Path(args.weights or component_dir("render"))
+    if "export" in read_json(weights / "config.json"):  # an exported bundle's render component
+        from ..export.runtime import load_refine
+
+        net = load_refine(weights.parent)
+    else:
+        net = RefineNet.load(weights)
     report = evaluate_render(args.data, Renderer(net, args.size), split=args.split, out=args.out, limit=args.limit)
     print(f"{report['clips']} {args.split} clips, {report['pairs']} pairs, crop {report['crop_size']}:")
     for row, metrics in report["metrics"].items():
@@ -79,7 +86,8 @@ def register(commands, train, evaluate) -> None:
     p.add_argument("--data", required=True, help="cache written by prepare-data")
     p.add_argument("--split", default="val")
     p.add_argument("--out", required=True, help="folder for report.json and contact_sheet.png")
-    p.add_argument("--weights", help="render component folder (default: the embedded bundle)")
+    p.add_argument("--weights", help="render component folder, of a PyTorch or an exported bundle (default: the "
+                                     "embedded bundle)")
     p.add_argument("--size", type=int, choices=(256, 512), default=512, help="crop size")
     p.add_argument("--limit", type=int, help="only the first N clips")
     p.set_defaults(run=_render)

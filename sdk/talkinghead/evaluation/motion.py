@@ -69,13 +69,15 @@ def generate(models, clips: list[EvalClip], seeds: list[int], options: SamplingO
     each prior spent sampling. The AR baseline samples at its own `ar_temperature`."""
     ar_options = replace(options, temperature=ar_temperature)
     lip = models.layout.lip
-    samples = {REAL: {}, LIP: {}, DIFFUSION: {}} | ({AR: {}} if models.ar is not None else {})
+    ar = getattr(models, "ar", None)  # an exported bundle's MotionEngine has no AR baseline
+    samples = {REAL: {}, LIP: {}, DIFFUSION: {}} | ({AR: {}} if ar is not None else {})
     seconds = {row: 0.0 for row in samples if row not in (REAL, LIP)}
     for clip in clips:
         missing = ~np.isfinite(clip.codes).all(axis=1)
         for row in seconds:
             start = time.perf_counter()
-            codes = models.codes(clip.features, seeds, ar_options if row == AR else options, prior=row)
+            codes = (models.codes(clip.features, seeds, ar_options, prior=AR) if row == AR
+                     else models.codes(clip.features, seeds, options))
             seconds[row] += time.perf_counter() - start
             codes = codes.astype(np.float64)[:, :len(clip.codes)]
             codes[:, missing] = np.nan
@@ -162,15 +164,12 @@ def evaluate_motion(data: str | Path, models_dir: str | Path, out: str | Path, s
     """Run every metric, write out/report.json, out/report.md and the plots; returns the report.
     options: how the diffusion prior samples (default SamplingOptions()); the AR baseline
     samples at `ar_temperature`."""
-    from ..animate import MotionModels
-
     options = options or SamplingOptions()
-
-    models = MotionModels.load(models_dir)
     motion_basis = MotionBasis.load(basis or Path(data) / "motion")
+    models = _motion_models(models_dir)
     eval_clips = load_eval_clips(data, split, clips)
     samples, seconds = generate(models, eval_clips, list(range(seeds)), options, ar_temperature)
-    window = models.prior.window
+    window = models.prior.window  # MotionPrior and PriorRuntime alike
     lips = lip_metrics(eval_clips, samples, motion_basis)
     curves = lips.pop("_lag_curves")
     report = {
@@ -183,6 +182,20 @@ def evaluate_motion(data: str | Path, models_dir: str | Path, out: str | Path, s
     }
     write_report(report, Path(out), eval_clips, samples, motion_basis)
     return report
+
+
+def _motion_models(folder: str | Path):
+    """MotionModels of a PyTorch bundle (or models folder), or the MotionEngine of an exported
+    bundle (its bundle.json names the runtime): both give codes(features, seeds, options)."""
+    from ..bundle import MANIFEST, bundle_backend, verify
+
+    if (Path(folder) / MANIFEST).is_file() and bundle_backend(folder, verify(folder)) != "torch":
+        from ..export.runtime import load_motion
+
+        return load_motion(folder, MotionBasis.load(Path(folder) / "motion").layout)
+    from ..animate import MotionModels
+
+    return MotionModels.load(folder)
 
 
 def _frechet_rows(features: dict[str, np.ndarray]) -> dict:
