@@ -194,7 +194,8 @@ def test_a_failing_second_sample_leaves_no_mp4(gen, avatar, speech, tmp_path):
 
 # -- 6. stream checks its options when called ---------------------------------------------------
 @pytest.mark.parametrize("options, name", [({"chunk_frames": 0}, "chunk_frames"), ({"chunk_frames": 2.5}, "chunk_frames"),
-                                           ({"motion_scale": -1}, "motion_scale")])
+                                           ({"motion_scale": -1}, "motion_scale"), ({"lookahead_frames": -1}, "lookahead_frames"),
+                                           ({"lookahead_frames": 1.5}, "lookahead_frames")])
 def test_stream_checks_options_when_called(gen, avatar, speech, options, name):
     with pytest.raises(InvalidOptionError, match=name):
         gen.stream(avatar, [speech], **options)  # no next(): the call itself fails

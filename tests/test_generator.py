@@ -159,6 +159,23 @@ def test_stream_covers_every_frame_and_sample(gen, avatar):
     assert max(len(c.frames) for c in chunks) <= 7
 
 
+def test_a_short_lookahead_yields_frames_as_soon_as_its_audio_is_in(gen, avatar):
+    """chunk 2 + look-ahead 6 + the features' 2-frame margin: frame f is out once the audio up
+    to frame f + 10 (400 ms past its start) has been pushed, not later."""
+    assert gen.lookahead_ms(2, 6) == 400.0
+    speech, step = speech_like(2.0), 640  # 1 frame of 16 kHz audio per push
+    pushed, ready = [], []
+    def pieces():
+        for i in range(0, len(speech), step):
+            pushed.append(i + step)
+            yield speech[i:i + step]
+    for chunk in gen.stream(avatar, pieces(), chunk_frames=2, lookahead_frames=6, paste_back=False):
+        ready.append((chunk.start_frame + len(chunk.frames), pushed[-1] // step))
+    while_streaming = [(done, frames_in) for done, frames_in in ready if frames_in < 50]
+    assert while_streaming and all(frames_in == done + 8 for done, frames_in in while_streaming)
+    assert ready[-1][0] == 50 and max(b - a for a, b in zip([0] + [d for d, _ in ready], [d for d, _ in ready])) <= 2
+
+
 def test_stream_is_reproducible_and_converts_sample_rates(gen, avatar):
     from talkinghead.media.audio import resample
 

@@ -145,10 +145,11 @@ def _stream(args) -> None:
         audio, rate = args.audio or example_file("speech.flac"), SAMPLE_RATE
     size = (avatar.image.shape[1], avatar.image.shape[0]) if args.paste_back else (args.crop_size,) * 2
     start, first, frames = time.perf_counter(), None, 0
-    print(f"look-ahead {gen.lookahead_ms(args.chunk_frames):.0f} ms", file=sys.stderr)
+    print(f"look-ahead {gen.lookahead_ms(args.chunk_frames, args.lookahead_frames):.0f} ms", file=sys.stderr)
     out.parent.mkdir(parents=True, exist_ok=True)
     with StreamWriter(out, *size, fps=args.fps) as writer:
-        for chunk in gen.stream(avatar, audio, sample_rate=rate, chunk_frames=args.chunk_frames):
+        for chunk in gen.stream(avatar, audio, sample_rate=rate, chunk_frames=args.chunk_frames,
+                                lookahead_frames=args.lookahead_frames):
             first = first or time.perf_counter() - start
             frames += len(chunk.frames)
             writer.write(chunk.frames, chunk.audio)
@@ -184,7 +185,10 @@ def register(commands, train, evaluate) -> None:
     _common(p, "speech file, or - for raw 16-bit mono PCM on stdin (default: the bundled example speech)")
     p.add_argument("--sample-rate", type=int, default=SAMPLE_RATE, help=f"rate of the stdin PCM (default {SAMPLE_RATE})")
     p.add_argument("--chunk-frames", type=int, default=10, help="frames made per step; the look-ahead is "
-                   "(chunk + 10) × 40 ms (default 10 -> 800 ms)")
+                   "(chunk + lookahead + 2) × 40 ms (default 10 -> 800 ms)")
+    p.add_argument("--lookahead-frames", type=int, default=8, help="future audio frames the lips wait for "
+                   "(default 8; fewer: less latency, less accurate lips; --chunk-frames 2 --lookahead-frames 6 "
+                   "-> 400 ms)")
     p.set_defaults(run=_stream)
 
     p = commands.add_parser("prepare-avatar", help="analyse a portrait once and save it as an avatar .npz")

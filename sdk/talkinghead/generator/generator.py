@@ -238,13 +238,15 @@ class Generator:
 
     # -- streaming ------------------------------------------------------------------------------
     def stream(self, avatar, audio, *, sample_rate: int = SAMPLE_RATE, chunk_frames: int = 10,
-               config: GenerationConfig | None = None, gain_db: float | None = None,
-               **options) -> Iterator[StreamChunk]:
+               lookahead_frames: int = RIGHT, config: GenerationConfig | None = None,
+               gain_db: float | None = None, **options) -> Iterator[StreamChunk]:
         """Frames as the audio arrives: audio is an iterable of sample chunks (at `sample_rate`,
         converted to 16 kHz) or a file path (read block by block).
 
         Frames are produced `chunk_frames` at a time; a frame is ready once the audio up to
-        `lookahead_ms(chunk_frames)` past its start has arrived. Memory stays flat for any
+        `lookahead_ms(chunk_frames, lookahead_frames)` past its start has arrived: the chunk and
+        `lookahead_frames` of future audio for the lips (fewer: less latency, less accurate lips;
+        chunk_frames=2, lookahead_frames=6 wait 400 ms). Memory stays flat for any
         length. The loudness normalisation uses the audio so far (or a fixed `gain_db`).
         A seed gives a different performance here than in `generate` (shorter prior windows).
         The options and the avatar are checked (and an image prepared) by this call, before
@@ -252,10 +254,12 @@ class Generator:
         """
         config = self._config(config, options)
         chunk_frames = _positive_int("chunk_frames", chunk_frames)
+        if not is_int(lookahead_frames):
+            raise InvalidOptionError(f"lookahead_frames must be an integer; got {lookahead_frames!r}.")
         avatar = self._avatar(avatar, config.crop_size)
         features = FeatureStream(gain_db)
         motion = MotionStream(self.motion, config.sampling_options(), config.seed, chunk_frames,
-                              start=self._start(config))  # checks chunk_frames against the prior's window
+                              start=self._start(config), right=lookahead_frames)  # checks both
         return self._stream(avatar, audio_chunks(audio, sample_rate), config, features, motion, chunk_frames)
 
     def _stream(self, avatar: Avatar, chunks: Iterable[np.ndarray], config: GenerationConfig,
@@ -279,9 +283,10 @@ class Generator:
         yield from self._chunks(avatar, rows, config, pending, chunk_frames)
 
     @staticmethod
-    def lookahead_ms(chunk_frames: int = 10) -> float:
-        """Audio a streamed frame waits for past its own start: its chunk + the models' look-ahead."""
-        return (chunk_frames + RIGHT + MARGIN_AFTER) * FRAME_MS
+    def lookahead_ms(chunk_frames: int = 10, lookahead_frames: int = RIGHT) -> float:
+        """Audio a streamed frame waits for past its own start: its chunk, the lips' look-ahead
+        and the audio features' own margin."""
+        return (chunk_frames + lookahead_frames + MARGIN_AFTER) * FRAME_MS
 
     # -- internals ------------------------------------------------------------------------------
     def _config(self, config: GenerationConfig | None, options: dict) -> GenerationConfig:
