@@ -80,7 +80,7 @@ def main() -> None:
     for folder in folders:
         gen = Generator.from_pretrained(folder, num_threads=THREADS)
         manifest = json.loads((folder / "bundle.json").read_text())
-        gens[f"{gen.backend} {manifest.get('precision', 'fp32')}" + (" (torch bundle)" if folder == folders[0] else "")] = gen
+        gens[f"{gen.backend} {manifest.get('precision', 'fp32')}" + (" (default bundle)" if folder == folders[0] else "")] = gen
     photo = load_image(example_file("portrait.png"))
     photos = {"512": photo, "1024": cv2.resize(photo, (1024, 1024), interpolation=cv2.INTER_CUBIC)}
     speech = load_audio(example_file("speech.flac"))
@@ -94,7 +94,7 @@ def main() -> None:
              for name, rows in runs.items()}
     base = table[next(iter(table))]
     for row in table.values():
-        row["fps_512_vs_torch"] = round(row["fps_512"] / base["fps_512"], 2)
+        row["fps_512_vs_default_bundle"] = round(row["fps_512"] / base["fps_512"], 2)
     result = {"threads": THREADS, "crop": CROP, "rounds": args.rounds, "load_average_at_start": list(np.round(load, 2)),
               "speech_seconds": round(len(speech) / SAMPLE_RATE, 2), "bundles": [str(f) for f in folders],
               "stream_lookahead_ms": Generator.lookahead_ms(2, 6), "table": table}

@@ -25,7 +25,7 @@ def _export(args) -> None:
 def register(commands, train, evaluate) -> None:
     from .formats import FORMATS
 
-    p = commands.add_parser("export", help="export a bundle's networks to a device bundle (onnx, openvino, coreml) "
+    p = commands.add_parser("export", help=f"export a bundle's networks to a device bundle ({', '.join(FORMATS)}) "
                                            "with a parity report against PyTorch")
     p.add_argument("--format", required=True, help=f"one of {', '.join(FORMATS)}")
     p.add_argument("--precision", default="fp32",

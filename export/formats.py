@@ -19,8 +19,8 @@ graph optimiser on the transformer graphs, so it is not what onnx fp16 means her
 
 Rows to come: onnx int8 (ONNX Runtime's dynamic quantisation of MatMul/Gemm gave a seeded tiny
 denoiser 28 % error relative to its output's scale: its activations do not survive 8 bits as
-they are), coreml fp16 / int8 / palettized. A row goes into FORMATS only together with the code that
-exports it.
+they are), coreml fp16 / int8 / palettized. A row goes into FORMATS only together with the
+code that exports it.
 """
 from __future__ import annotations
 

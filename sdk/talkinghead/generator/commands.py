@@ -11,7 +11,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from ..backends import BACKENDS
-from ..constants import MAX_SIDE, SAMPLE_RATE
+from ..constants import MAX_SIDE, SAMPLE_RATE, STREAM_LOOKAHEAD
 from ..paths import example_file
 from .config import GAZE_MODES, GenerationConfig
 
@@ -186,8 +186,8 @@ def register(commands, train, evaluate) -> None:
     p.add_argument("--sample-rate", type=int, default=SAMPLE_RATE, help=f"rate of the stdin PCM (default {SAMPLE_RATE})")
     p.add_argument("--chunk-frames", type=int, default=10, help="frames made per step; the look-ahead is "
                    "(chunk + lookahead + 2) × 40 ms (default 10 -> 800 ms)")
-    p.add_argument("--lookahead-frames", type=int, default=8, help="future audio frames the lips wait for "
-                   "(default 8; fewer: less latency, less accurate lips; --chunk-frames 2 --lookahead-frames 6 "
+    p.add_argument("--lookahead-frames", type=int, default=STREAM_LOOKAHEAD, help="future audio frames the lips wait for "
+                   f"(default {STREAM_LOOKAHEAD}; fewer: less latency, less accurate lips; --chunk-frames 2 --lookahead-frames 6 "
                    "-> 400 ms)")
     p.set_defaults(run=_stream)
 

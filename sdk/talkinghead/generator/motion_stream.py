@@ -11,12 +11,11 @@ import numpy as np
 from ..audio.frontend import FEATURE_DIM
 from ..errors import InvalidOptionError
 from ..motion_engine import MotionEngine
+from ..constants import STREAM_LOOKAHEAD
 from ..prior.options import SamplingOptions
 
 LEFT = 25   # frames of past audio the encoder sees
-RIGHT = 8   # frames of future audio the encoder and lip model see (look-ahead) by default
-# Fewer trade lip accuracy for latency: the example speech's streamed lip codes correlate with
-# the offline ones 0.915 at RIGHT 8 and 0.887 at 6 (chunks of 2 frames; 0.937 / 0.928 at 10)
+RIGHT = STREAM_LOOKAHEAD  # frames of future audio the encoder and lip model see, by default
 
 
 class MotionStream:
