@@ -1,4 +1,4 @@
-"""Device bundles: a bundle's networks exported to ONNX or OpenVINO, checked against PyTorch.
+"""Device bundles: a bundle's networks exported to ONNX, OpenVINO or Core ML, checked against PyTorch.
 
     from talkinghead.export import export
     export(format="openvino", precision="fp16", out="bundle-ov")   # the embedded bundle
@@ -8,7 +8,8 @@ and `span`), `lip`, `prior` (one denoising call, `denoiser`) and `render` (`refi
 files with their config.json (see graphs.py for every graph's inputs and outputs). Its
 bundle.json is written by talkinghead.bundle.write_manifest, then records the format,
 precision and the source bundle.json's sha256; parity.json gives each graph's error against
-PyTorch fp32 on fixed real inputs and its time per call. The optional `ar` component (the
+PyTorch fp32 on fixed real inputs and its time per call (a Core ML package, off macOS: its
+structure, the ops that store its precision, and that it could not be run here). The optional `ar` component (the
 evaluation baseline, which the Generator does not use) is not exported.
 
 This module imports nothing heavy: the CLI imports it for `talkinghead --help`.
@@ -27,16 +28,18 @@ __all__ = ["FORMATS", "export", "validate"]
 
 COMPONENTS = ("motion", "audio", "lip", "prior", "render")
 # packages an export needs, by format and by (format, precision); the ONNX export comes first
-NEEDS = {"onnx": ("torch", "onnx", "onnxruntime"), "openvino": ("torch", "onnx", "openvino")}
+NEEDS = {"onnx": ("torch", "onnx", "onnxruntime"), "openvino": ("torch", "onnx", "openvino"),
+         "coreml": ("torch", "coremltools")}
 PRECISION_NEEDS = {("openvino", "int8-weights"): ("nncf",), ("openvino", "int8"): ("nncf",)}
 EXTRAS = {"torch": "talkinghead[export]", "onnx": "talkinghead[export]", "onnxruntime": "talkinghead[export]",
-          "openvino": "talkinghead[openvino]", "nncf": "talkinghead[export]"}
+          "openvino": "talkinghead[openvino]", "nncf": "talkinghead[export]", "coremltools": "talkinghead[coreml]"}
 
 
-def export(bundle: str | Path | None = None, *, format: str, precision: str = "fp32", out: str | Path,
+def export(bundle: str | Path | None = None, *, format: str, precision: str | None = None, out: str | Path,
            calibration: str | Path | None = None) -> Path:
     """Export `bundle` (default: the embedded one) to a new folder `out`; returns `out`.
 
+    precision: one of FORMATS[format] (default: its first, fp32 or, for coreml, fp16).
     calibration (int8 only): a prepared cache (`talkinghead prepare-data`, best coded against
     the bundle's own basis: `--basis <bundle>/motion`) whose train clips' speech calibrates the
     activation ranges; without it, the bundled example speech does.

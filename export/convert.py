@@ -23,6 +23,10 @@ def write_graph(graph: Graph, folder: Path, format: str, precision: str,
                 calibration: list[dict[str, np.ndarray]] | None = None) -> list[str]:
     """Write `graph` into `folder`; returns the names of the files written (the model first).
     calibration: the graph's calibration inputs (export.calibration), for int8."""
+    if format == "coreml":  # converted from the traced module: coremltools does not read ONNX
+        from .coreml import write_coreml
+
+        return write_coreml(graph, folder, precision)
     import onnx
 
     model = onnx.load_from_string(onnx_bytes(graph))

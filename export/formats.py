@@ -13,20 +13,23 @@
                     is given in use (export.calibration); a graph that loses more than
                     writer.INT8_MAX_REL of its output's scale is written at fp16 instead
 
+    coreml    fp16, int8-weights, palettized-8 / -6 / -4: see export.coreml (ML Program packages,
+              float16 compute; produced and structurally checked anywhere, run on macOS only)
+
 fp16 halves the files and costs the accuracy of float16 weights, in both formats alike. (A
 graph computing in float16, from onnxruntime's float16 converter, crashes ONNX Runtime 1.32's
 graph optimiser on the transformer graphs, so it is not what onnx fp16 means here.)
 
-Rows to come: onnx int8 (ONNX Runtime's dynamic quantisation of MatMul/Gemm gave a seeded tiny
+Row to come: onnx int8 (ONNX Runtime's dynamic quantisation of MatMul/Gemm gave a seeded tiny
 denoiser 28 % error relative to its output's scale: its activations do not survive 8 bits as
-they are), coreml fp16 / int8 / palettized. A row goes into FORMATS only together with the
-code that exports it.
+they are). A row goes into FORMATS only together with the code that exports it.
 """
 from __future__ import annotations
 
 import difflib
 
 from ..errors import InvalidOptionError
+from .coreml import PRECISIONS as COREML_PRECISIONS
 
 FORMATS: dict[str, dict[str, str]] = {
     "onnx": {"fp32": "float32 weights and compute",
@@ -36,17 +39,21 @@ FORMATS: dict[str, dict[str, str]] = {
                  "int8-weights": "int8 weights (NNCF weight compression, asymmetric per channel), float32 compute",
                  "int8": "int8 weights and activations (NNCF post-training quantisation calibrated on real "
                          "speech), fp16 for a graph it would hurt"},
+    "coreml": COREML_PRECISIONS,
 }
 
 
-def validate(format: str, precision: str) -> tuple[str, str]:
-    """(format, precision) if the table has them, else InvalidOptionError naming the fix.
+def validate(format: str, precision: str | None) -> tuple[str, str]:
+    """(format, precision) if the table has them, else InvalidOptionError naming the fix;
+    precision None means the format's first (its most exact).
 
     Called before any work, so a typo costs nothing and leaves nothing behind.
     """
     if format not in FORMATS:
         raise InvalidOptionError(f"unknown format {format!r}{_suggestion(format, FORMATS)} "
                                  f"formats: {', '.join(FORMATS)}.")
+    if precision is None:
+        precision = next(iter(FORMATS[format]))
     if precision not in FORMATS[format]:
         raise InvalidOptionError(f"precision {precision!r} is not supported for {format} export"
                                  f"{_suggestion(precision, FORMATS[format])} {format} supports: "

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..backends import OnnxRuntime, OpenVINORuntime
+from ..backends import CoreMLRuntime, OnnxRuntime, OpenVINORuntime, resolve_backend
 from ..errors import BundleError
 from ..fileio import read_json
 from ..motion.layout import CodeLayout
@@ -24,10 +24,14 @@ from ..render.refine_runtime import RefineRuntime
 
 def open_graph(path: str | Path, inputs: tuple[str, ...], outputs: tuple[str, ...],
                num_threads: int | None = None):
-    """A runtime for an exported model file: .onnx (ONNX Runtime) or .xml (OpenVINO)."""
+    """A runtime for an exported model file: .onnx (ONNX Runtime), .xml (OpenVINO) or .mlpackage
+    (Core ML, on macOS only; it schedules its own threads)."""
     path = Path(path)
     if path.suffix == ".onnx":
         return OnnxRuntime(path.read_bytes(), inputs, outputs, num_threads)
+    if path.suffix == ".mlpackage":
+        resolve_backend("coreml")  # macOS and coremltools, else the error that says so
+        return CoreMLRuntime(path, inputs, outputs)
     import openvino as ov
 
     return OpenVINORuntime(ov.Core().read_model(path), inputs, outputs, num_threads)

@@ -8,6 +8,7 @@ standardisation, numpy-readable). The motion basis is copied as it is.
 from __future__ import annotations
 
 import json
+import platform
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from ..fileio import atomic_write, read_json
 from ..motion import MotionBasis
 from .calibration import calibration_inputs
 from .convert import OPSET, write_graph
+from .coreml import DEPLOYMENT_TARGET, SKIPPED, check_coreml, coreml_runtime_version
 from .graphs import Graph
 from .inputs import bundle_graphs
 from .parity import DEFINITIONS, encoder_reference, end_to_end, graph_parity, graph_reference, windowed_parity
@@ -62,7 +64,7 @@ def write_bundle(source: Path, folder: Path, format: str, precision: str,
                       graphs, written, extra)
         runtimes = {name: w.runtime for name, w in written.items()}
         parity[component] = {name: w.parity for name, w in written.items()}
-        if component == "audio":
+        if component == "audio" and None not in runtimes.values():
             parity[component]["windowed"] = windowed_parity(runtimes["front"], runtimes["span"], found.encoder,
                                                             found.features, windowed)
     write_manifest(folder)
@@ -70,7 +72,7 @@ def write_bundle(source: Path, folder: Path, format: str, precision: str,
     report = {"format": format, "precision": precision, "reference": f"PyTorch fp32 (torch {torch.__version__})",
               "runtime": _runtime_version(format), "definitions": DEFINITIONS,
               **({"calibration": calibrated_on} if calibrated_on else {}), "components": parity,
-              "end_to_end": end_to_end(source, folder)}
+              "end_to_end": end_to_end(source, folder) if runs_here(format) else SKIPPED}
     _write_json(folder / PARITY, report)
     _record_export(folder, source, format, precision, folder / PARITY)
     verify(folder)
@@ -89,6 +91,10 @@ def _written_graph(graph: Graph, folder: Path, format: str, precision: str, cali
     """Write and check one graph. An int8 graph whose error exceeds INT8_MAX_REL is written
     again at fp16, and its parity entry keeps the int8 figures that ruled it out."""
     files = write_graph(graph, folder, format, precision, calibration)
+    if format == "coreml":  # its spec checked; run (and compared with torch) on macOS only
+        entry = check_coreml(folder / files[0], graph, precision)
+        runtime = open_graph(folder / files[0], tuple(graph.inputs), graph.outputs) if runs_here(format) else None
+        return Written(files, precision, runtime, entry)
     runtime = open_graph(folder / files[0], tuple(graph.inputs), graph.outputs)
     entry = graph_parity(graph, runtime, reference)
     if precision != "int8" or entry["max_rel"] <= INT8_MAX_REL:
@@ -119,13 +125,21 @@ def _record_export(folder: Path, source: Path, format: str, precision: str, pari
     it comes from, and list `parity` (parity.json, which verify() then checks too) once written."""
     manifest = read_json(folder / MANIFEST)
     listed = {} if parity is None else {parity.name: {"size": parity.stat().st_size, "sha256": sha256_of(parity)}}
+    target = {"minimum_deployment_target": DEPLOYMENT_TARGET} if format == "coreml" else {"opset": OPSET}
     manifest.update(backend=format, precision=precision, export={
-        "source_manifest_sha256": sha256_of(source / MANIFEST), "opset": OPSET,
+        "source_manifest_sha256": sha256_of(source / MANIFEST), **target,
         "torch": torch.__version__, "runtime": _runtime_version(format), "parity": listed})
     _write_json(folder / MANIFEST, manifest)
 
 
+def runs_here(format: str) -> bool:
+    """Whether this machine can run the format's models (Core ML runs on macOS only)."""
+    return format != "coreml" or platform.system() == "Darwin"
+
+
 def _runtime_version(format: str) -> str:
+    if format == "coreml":
+        return coreml_runtime_version()
     if format == "onnx":
         import onnxruntime
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import platform
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,8 +33,9 @@ class Backend:
 
 BACKENDS = {b.name: b for b in (Backend("torch", "torch", "talkinghead[torch]"),
                                 Backend("openvino", "openvino", "talkinghead[openvino]"),
-                                Backend("onnx", "onnxruntime", "talkinghead[onnx]"))}
-AUTO_ORDER = ("openvino", "onnx", "torch")
+                                Backend("onnx", "onnxruntime", "talkinghead[onnx]"),
+                                Backend("coreml", "coremltools", "talkinghead[coreml]"))}
+AUTO_ORDER = ("openvino", "onnx", "torch")  # coreml runs exported Core ML bundles only, on macOS
 
 
 def is_installed(name: str) -> bool:
@@ -53,6 +55,10 @@ def resolve_backend(name: str = "auto") -> str:
         return next(b for b in AUTO_ORDER if is_installed(b))
     if name not in BACKENDS:
         raise ValueError(f"backend must be 'auto' or one of {sorted(BACKENDS)}; got {name!r}.")
+    if name == "coreml" and platform.system() != "Darwin":
+        raise BackendNotAvailableError(f"backend 'coreml' needs macOS (Core ML runs only there; this is "
+                                       f"{platform.system()}): on this machine export the bundle for openvino "
+                                       "or onnx (talkinghead export --format openvino).")
     if not is_installed(name):
         raise BackendNotAvailableError(f"backend {name!r} needs the {BACKENDS[name].package} package, which "
                                        f"is not installed: pip install '{BACKENDS[name].extra}'.")
@@ -135,6 +141,21 @@ class OnnxRuntime:
         values = self.session.run(list(self.outputs), {n: np.ascontiguousarray(arrays[n], np.float32)
                                                       for n in self.inputs})
         return dict(zip(self.outputs, values))
+
+
+class CoreMLRuntime:
+    """A Core ML package (an exported bundle's <graph>.mlpackage), run by Core ML on macOS on
+    whatever compute units it picks (CPU, GPU, Neural Engine)."""
+
+    def __init__(self, path, inputs: tuple[str, ...], outputs: tuple[str, ...]):
+        import coremltools as ct
+
+        self.model = ct.models.MLModel(str(path), compute_units=ct.ComputeUnit.ALL)
+        self.inputs, self.outputs = inputs, outputs
+
+    def __call__(self, **arrays: np.ndarray) -> dict[str, np.ndarray]:
+        values = self.model.predict({n: np.ascontiguousarray(arrays[n], np.float32) for n in self.inputs})
+        return {n: np.asarray(values[n], np.float32) for n in self.outputs}
 
 
 def compile_module(module: torch.nn.Module, backend: str, example: dict[str, torch.Tensor],

@@ -34,8 +34,8 @@ def write_manifest(folder: str | Path) -> Path:
     folder = Path(folder)
     components, data = {}, {}
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and (p / "config.json").is_file()):
-        components[sub.name] = {f.name: {"size": f.stat().st_size, "sha256": sha256_of(f)}
-                                for f in sorted(sub.iterdir()) if f.is_file()}
+        components[sub.name] = {name: {"size": f.stat().st_size, "sha256": sha256_of(f)}
+                                for name, f in component_files(sub).items()}
         info = read_json(sub / "config.json").get("info", {})
         data[sub.name] = {k: info[k] for k in ("fitted_on", "licences", "sources") if k in info}
     manifest = {"format_version": FORMAT_VERSION, "sdk_version": __version__, "fps": FPS,
@@ -44,6 +44,12 @@ def write_manifest(folder: str | Path) -> Path:
                 "components": components, "data": data}
     return atomic_write(folder / MANIFEST,
                         lambda p: p.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8"))
+
+
+def component_files(sub: Path) -> dict[str, Path]:
+    """Every file of a component folder by its path relative to the folder ("/"-separated):
+    a Core ML model is a folder (<graph>.mlpackage) whose files are listed one by one."""
+    return {f.relative_to(sub).as_posix(): f for f in sorted(sub.rglob("*")) if f.is_file()}
 
 
 def verify(folder: str | Path) -> dict:
@@ -88,18 +94,18 @@ def _verify_component(sub: Path, files, path: Path, root: Path) -> None:
     if sub.resolve().parent != root:
         raise BundleError(f"{path} lists the component {sub.name!r}, which is not a sub-folder of the bundle "
                           f"folder: {fix}")
-    unlisted = sorted(p.name for p in sub.iterdir() if p.name not in files)
+    unlisted = sorted(set(component_files(sub)) - set(files))
     if unlisted:
         raise BundleError(f"bundle file {sub / unlisted[0]} is not listed in {path}, so its hash cannot be "
                           f"checked: remove it, or {fix}")
     if "config.json" not in files:
         raise BundleError(f"{path} does not list {sub.name}/config.json, which every component needs: {fix}")
-    weights = read_json(sub / "config.json").get("weights")
-    if weights not in files:
+    weights = read_json(sub / "config.json").get("weights")  # a file, or a folder of files (Core ML)
+    if not isinstance(weights, str) or not any(n == weights or n.startswith(f"{weights}/") for n in files):
         raise BundleError(f"{sub / 'config.json'} names the weights {weights!r}, which {path} does not list: {fix}")
 
 
-BACKENDS = ("torch", "onnx", "openvino")  # what a bundle's networks are stored for
+BACKENDS = ("torch", "onnx", "openvino", "coreml")  # what a bundle's networks are stored for
 
 
 def bundle_backend(folder: str | Path, manifest: dict) -> str:

@@ -359,6 +359,10 @@ def _load_torch(folder: Path, basis: MotionBasis, backend: str,
     from ..animate import MotionModels
     from ..render.refine_net import RefineNet, refine_for_backend
 
+    if backend == "coreml":  # Core ML runs exported packages; nothing compiles a module for it at load time
+        raise InvalidOptionError(f"bundle {folder} is a PyTorch bundle, and Core ML runs exported bundles only: "
+                                 "export it (talkinghead export --format coreml), or pass backend 'auto', "
+                                 "'openvino', 'onnx' or 'torch'.")
     backend = resolve_backend(backend)
     if num_threads is not None:
         torch.set_num_threads(num_threads)  # process-wide: see Generator
