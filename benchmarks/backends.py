@@ -1,11 +1,12 @@
-"""The default bundle against its exported bundles, side by side: 2 threads, medians.
+"""The default bundle (all PyTorch, and as it loads by default) against its exported bundles,
+side by side: 2 threads, medians.
 
-Run: python benchmarks/backends.py --bundles /tmp/ov-fp32 /tmp/ov-int8 [--rounds 3]
-(make them with `talkinghead export`). Writes benchmarks/results/backends.json. Per bundle, on
+Run: python benchmarks/backends.py --bundles /tmp/onnx-fp32 /tmp/ov-fp32 /tmp/ov-int8 [--rounds 3]
+(make them with `talkinghead export`). Writes benchmarks/results/backends.json. Per row, on
 the bundled example speech (10.5 s) at crop 512:
 - end-to-end frames/s of generate() writing an mp4 (paste-back and encoding included), on the
   bundled 512² example portrait and on the same portrait resized to 1024²;
-- the renderer's refinement step (net input, net, gated add) in ms per frame;
+- the renderer's refinement step (net input, net, gated add) in ms per frame, at crop 256 and 512;
 - prior sampling (audio condition, lips, diffusion) for 10 s of audio;
 - stream(): compute time to the first chunk with chunk_frames=2, lookahead_frames=6.
 Rounds interleave the bundles, so load on this shared machine hits all of them alike.
@@ -34,6 +35,7 @@ from talkinghead.paths import example_file
 
 THREADS = 2
 CROP = 512
+REFINE_CROPS = (256, 512)
 RESULTS = Path(__file__).parent / "results" / "backends.json"
 
 
@@ -46,15 +48,18 @@ def measure(gen: Generator, photos: dict[str, np.ndarray], speech: np.ndarray) -
             video = gen.generate(avatar, speech, sample_rate=SAMPLE_RATE, crop_size=CROP, seed=0,
                                  out=Path(tmp) / "talk.mp4")
             row[f"fps_{name}"] = video.num_frames / (time.perf_counter() - start)
+    for crop in REFINE_CROPS:
+        avatar = gen.prepare(photos["512"], crop_size=crop)
+        renderer = gen._renderer(crop)
+        times = []
+        for codes in video.codes[::10]:
+            mesh = compose(avatar.neutral, codes[None], gen.basis)[0]
+            warped = renderer.warp(avatar, renderer.target_in_crop(avatar, mesh))
+            start = time.perf_counter()
+            renderer.refine_crop(avatar, warped)
+            times.append(time.perf_counter() - start)
+        row[f"refine_ms_{crop}"] = 1000 * statistics.median(times)
     avatar = gen.prepare(photos["512"], crop_size=CROP)
-    renderer = gen._renderer(CROP)
-    times = []
-    for codes in video.codes[::10]:
-        warped = renderer.warp(avatar, renderer.target_in_crop(avatar, compose(avatar.neutral, codes[None], gen.basis)[0]))
-        start = time.perf_counter()
-        renderer.refine_crop(avatar, warped)
-        times.append(time.perf_counter() - start)
-    row["refine_ms_per_frame"] = 1000 * statistics.median(times)
     features = features_in_blocks(speech)[:10 * FPS]
     start = time.perf_counter()
     gen.motion.codes(features, [0], gen.config.sampling_options())
@@ -75,12 +80,13 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(THREADS)
-    folders = [default_bundle_dir(), *args.bundles]
-    gens = {}
-    for folder in folders:
+    default = default_bundle_dir()
+    gens = {"torch fp32 (default bundle, backend='torch')": Generator.from_pretrained(default, backend="torch",
+                                                                                      num_threads=THREADS)}
+    gens["default bundle as loaded (refinement on openvino)"] = Generator.from_pretrained(default, num_threads=THREADS)
+    for folder in args.bundles:
         gen = Generator.from_pretrained(folder, num_threads=THREADS)
-        manifest = json.loads((folder / "bundle.json").read_text())
-        gens[f"{gen.backend} {manifest.get('precision', 'fp32')}" + (" (default bundle)" if folder == folders[0] else "")] = gen
+        gens[f"{gen.backend} {gen.manifest['precision']} export"] = gen
     photo = load_image(example_file("portrait.png"))
     photos = {"512": photo, "1024": cv2.resize(photo, (1024, 1024), interpolation=cv2.INTER_CUBIC)}
     speech = load_audio(example_file("speech.flac"))
@@ -94,9 +100,12 @@ def main() -> None:
              for name, rows in runs.items()}
     base = table[next(iter(table))]
     for row in table.values():
-        row["fps_512_vs_default_bundle"] = round(row["fps_512"] / base["fps_512"], 2)
+        for photo in photos:
+            row[f"fps_{photo}_vs_torch"] = round(row[f"fps_{photo}"] / base[f"fps_{photo}"], 2)
     result = {"threads": THREADS, "crop": CROP, "rounds": args.rounds, "load_average_at_start": list(np.round(load, 2)),
-              "speech_seconds": round(len(speech) / SAMPLE_RATE, 2), "bundles": [str(f) for f in folders],
+              "load_average_at_end": list(np.round(os.getloadavg(), 2)),
+              "speech_seconds": round(len(speech) / SAMPLE_RATE, 2), "bundles": [str(default), *map(str, args.bundles)],
+              "refine_window": gens[next(iter(gens))]._renderer(CROP).refine.window,
               "stream_lookahead_ms": Generator.lookahead_ms(2, 6), "table": table}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

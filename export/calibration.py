@@ -54,8 +54,8 @@ def calibration_inputs(found: BundleGraphs, basis: MotionBasis, cache: str | Pat
         lambda a: recorders["lip"](audio=a[None])["lips"][0],
         PriorRuntime.from_statistics(window, dim, found.statistics, recorders["denoiser"]),
         basis.layout)
-    refine = found.graphs["render"][0]
-    renderer = Renderer(RefineRuntime(recorders["refine"], refine.inputs["x"].shape[-1], "torch"), CROP_SIZE)
+    net = found.graphs["render"][0].module
+    renderer = Renderer(RefineRuntime(recorders["refine"], net.size, "torch", net.window), CROP_SIZE)
     avatar = renderer.prepare(example_file("portrait.png"), basis=basis)
 
     recordings, about = _recordings(found, cache)

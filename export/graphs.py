@@ -7,7 +7,7 @@ makes, its input and output names, which axes stay dynamic, and a fixed real inp
     lip/lip       audio B×T×C -> lips B×T×L
     prior/denoiser  x_t B×W×D, t B, audio B×W×C, conditioned B, known B×W×D, known_mask B×W,
                   style B×2, valid B×W -> x0 B×W×D    one denoising call, W = window (fixed)
-    render/refine x B×10×N×N -> residual B×3×N×N      N = the net's size (fixed)
+    render/refine x B×10×W×W -> residual B×3×W×W      W = the net's window (fixed)
 
 The audio encoder's convolutions run over the whole recording and only its attention is
 windowed, so it is two graphs: `front` once, then `span` per window (the SDK keeps the loop,

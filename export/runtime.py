@@ -78,7 +78,8 @@ def load_refine(folder: str | Path, num_threads: int | None = None) -> RefineRun
     folder = Path(folder)
     config = exported_config(folder, "render")
     runtime = _graph(folder, "render", config, "refine", num_threads)
-    return RefineRuntime(runtime, config["config"]["size"], config["export"]["format"])
+    net = config["config"]
+    return RefineRuntime(runtime, net["size"], config["export"]["format"], net.get("window"))
 
 
 def exported_config(folder: Path, component: str) -> dict:

@@ -353,3 +353,44 @@ def test_render_codes_cli_writes_a_video(tmp_path, basis):
         rc = main(["render-codes", str(example_portrait()), str(tmp_path / "clip.npz"), "--out", str(out),
                    "--crop-size", "256", "--bundle", str(folder)])
     assert rc == 0 and video_info(out).num_frames == 5
+
+
+def test_the_net_runs_on_its_window_around_mouth_and_eyes(example_image, example_face):
+    """A net with a window is given only that square of its input, centred on the gate; the crop
+    it draws is the full-input net's within a level, and the warp's exactly outside the window."""
+    from talkinghead.render.renderer import GATE_FLOOR, refine_gate, refine_window
+
+    torch.manual_seed(0)
+    full = RefineNet(size=64, widths=(4, 8, 8, 8))
+    torch.nn.init.normal_(full.head.weight, std=0.05)
+    windowed = RefineNet(size=64, widths=(4, 8, 8, 8), window=48)
+    windowed.load_state_dict(full.state_dict())
+    seen = []
+    renderers = {}
+    for name, net in (("full", full), ("windowed", windowed)):
+        renderers[name] = Renderer(net, SIZE)
+        runtime = renderers[name].refine.runtime
+        renderers[name].refine.runtime = lambda x, runtime=runtime: seen.append(x.shape) or runtime(x=x)
+    avatar = renderers["full"].prepare(example_image, face=example_face)
+    mesh = example_face.mesh.copy()
+    mesh[:, :2] += [3.0, -2.0]
+    warped = renderers["full"].warp(avatar, renderers["full"].target_in_crop(avatar, mesh))
+    crops = {name: r.refine_crop(avatar, warped) for name, r in renderers.items()}
+    assert seen == [(1, 10, 64, 64), (1, 10, 48, 48)]
+    assert not np.array_equal(crops["full"], warped.crop)  # the net changes the crop
+    assert np.abs(crops["windowed"].astype(int) - crops["full"]).max() <= 1
+
+    gate = refine_gate(warped.target, SIZE, 64)
+    y0, x0 = refine_window(gate, 48)
+    ys, xs = np.nonzero(gate > GATE_FLOOR)
+    assert 0 <= y0 <= ys.min() and ys.max() < y0 + 48 and 0 <= x0 <= xs.min() and xs.max() < x0 + 48
+    scale = SIZE // 64
+    outside = np.ones((SIZE, SIZE), bool)
+    outside[(y0 + 1) * scale:(y0 + 47) * scale, (x0 + 1) * scale:(x0 + 47) * scale] = False
+    np.testing.assert_array_equal(crops["windowed"][outside], warped.crop[outside])
+
+
+@pytest.mark.parametrize("window", [0, 44, 72])
+def test_a_window_the_net_cannot_run_on_is_refused(window):
+    with pytest.raises(ValueError, match=f"window {window}"):
+        RefineNet(size=64, widths=(4, 8, 8, 8), window=window)

@@ -26,13 +26,21 @@ def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
 
 
 class RefineNet(nn.Module):
-    def __init__(self, size: int = 256, widths: tuple[int, ...] | list[int] = (16, 32, 64, 96)):
+    """size: the working side N the renderer resizes its crop to; window: the side of the square
+    around the mouth and eyes (refine_gate) that the net is run on at inference, where alone its
+    residual is used (None: all of N×N). The net is fully convolutional: trained on N×N, it is
+    run on the window."""
+
+    def __init__(self, size: int = 256, widths: tuple[int, ...] | list[int] = (16, 32, 64, 96),
+                 window: int | None = None):
         super().__init__()
         self.size, self.widths = int(size), tuple(widths)
-        w = self.widths
-        if not w or self.size % 2 ** (len(w) - 1):  # every level halves the side exactly
-            raise ValueError(f"RefineNet needs at least one width and a size divisible by "
-                             f"{2 ** max(len(w) - 1, 0)}; got size {size}, widths {list(w)}.")
+        self.window = self.size if window is None else int(window)
+        w, step = self.widths, 2 ** max(len(widths) - 1, 0)
+        if not w or self.size % step or self.window % step or not 0 < self.window <= self.size:
+            # every level halves the side exactly
+            raise ValueError(f"RefineNet needs at least one width, and a size and a window (at most the size) "
+                             f"divisible by {step}; got size {size}, window {window}, widths {list(w)}.")
         self.stem = nn.Sequential(nn.Conv2d(IN_CHANNELS, w[0], 3, 1, 1), nn.LeakyReLU(0.1, inplace=True))
         self.down = nn.ModuleList(_block(w[i], w[i + 1], 2) for i in range(len(w) - 1))
         self.up = nn.ModuleList(_block(w[i + 1] + w[i], w[i]) for i in reversed(range(len(w) - 1)))
@@ -54,7 +62,7 @@ class RefineNet(nn.Module):
 
     @property
     def config(self) -> dict:
-        return {"size": self.size, "widths": list(self.widths)}
+        return {"size": self.size, "widths": list(self.widths), "window": self.window}
 
     def save(self, folder: str | Path, info: dict | None = None) -> Path:
         """config.json + weights.safetensors (fp16) in `folder`."""
@@ -72,5 +80,6 @@ def refine_for_backend(net: RefineNet, backend: str, num_threads: int | None = N
     from ..backends import compile_module, resolve_backend
 
     backend = resolve_backend(backend)
-    example = {"x": torch.zeros(1, IN_CHANNELS, net.size, net.size)}  # fixes the compiled input's shape
-    return RefineRuntime(compile_module(net, backend, example, ("residual",), num_threads), net.size, backend)
+    example = {"x": torch.zeros(1, IN_CHANNELS, net.window, net.window)}  # fixes the compiled input's shape
+    return RefineRuntime(compile_module(net, backend, example, ("residual",), num_threads), net.size, backend,
+                         net.window)

@@ -11,13 +11,15 @@ import numpy as np
 
 class RefineRuntime:
     """runtime: a backends runtime, `runtime(x=...) -> {"residual": ...}`; size: the net's working
-    side N; backend: the runtime's name. Safe to call from several threads (see backends)."""
+    side N; backend: the runtime's name; window: the side W of the square the runtime is given
+    (RefineNet.window; default N). Safe to call from several threads (see backends)."""
 
-    def __init__(self, runtime, size: int, backend: str):
+    def __init__(self, runtime, size: int, backend: str, window: int | None = None):
         self.runtime, self.size, self.backend = runtime, int(size), backend
+        self.window = self.size if window is None else int(window)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """x: 1×10×N×N float32 net input -> 1×3×N×N float32 residual (0..1 units)."""
+        """x: 1×10×W×W float32 net input -> 1×3×W×W float32 residual (0..1 units)."""
         return np.asarray(self.runtime(x=np.ascontiguousarray(x, np.float32))["residual"], np.float32)
 
     def eval(self) -> "RefineRuntime":
@@ -25,4 +27,4 @@ class RefineRuntime:
         return self
 
     def __repr__(self) -> str:
-        return f"RefineRuntime(size={self.size}, backend={self.backend!r})"
+        return f"RefineRuntime(size={self.size}, window={self.window}, backend={self.backend!r})"

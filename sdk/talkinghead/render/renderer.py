@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # a torch module: refine_net is imported only when one is giv
 FLOW_SCALE = 4.0  # flow channels given to the net: displacement / crop side × this
 FLOW_X, MOUTH = 6, 8  # net-input channels of the x displacement and the mouth-fill alpha (net_input)
 GATE_SPREAD = 0.08  # blur of the refinement gate around mouth and eyes, inter-ocular distances
+GATE_FLOOR = 1e-3  # gate values below this (under a 255th of a level) count as outside it
+WINDOW_TAPER = 8  # px at the net's working size over which the refinement fades at its window's edge
 
 
 class RenderInputError(TalkingHeadError, ValueError):
@@ -128,11 +130,18 @@ class Renderer:
         """The refinement net on a warped crop -> S×S×3 uint8 (the warped crop if no net)."""
         if self.refine is None:
             return warped.crop
-        x = net_input(warped, avatar.crop, self.refine.size)  # 1×10×N×N
-        residual = hold_mouth_colour(self.refine(x), x[:, MOUTH:MOUTH + 1])  # 1×3×N×N, 0..1 units
-        gate = refine_gate(warped.target, avatar.size, self.refine.size)  # N×N
+        n, w = self.refine.size, self.refine.window
+        x = net_input(warped, avatar.crop, n)  # 1×10×N×N
+        gate = refine_gate(warped.target, avatar.size, n)  # N×N
+        y0, x0 = refine_window(gate, w)
+        inside = (slice(None), slice(y0, y0 + w), slice(x0, x0 + w))
+        sub = x[(slice(None), *inside)]  # 1×10×W×W: the net runs where its residual is used
+        residual = np.zeros((3, n, n), np.float32)  # 0..1 units
+        residual[inside] = hold_mouth_colour(self.refine(sub), sub[:, MOUTH:MOUTH + 1])[0]
+        if w < n:  # a gate reaching past the window fades out at its edge instead of being cut
+            gate[inside[1:]] *= _window_taper(w)
         # one pass: crop + 255 · resize(gate · residual) -> uint8
-        return add_gated_residual(warped.crop, residual[0], gate, self.num_threads)
+        return add_gated_residual(warped.crop, residual, gate, self.num_threads)
 
     def render_crop(self, avatar: Avatar, mesh: np.ndarray) -> np.ndarray:
         """S×S×3 uint8 face crop for a 478×(2|3) image-pixel target mesh."""
@@ -182,6 +191,26 @@ def refine_gate(target: np.ndarray, crop_size: int, size: int) -> np.ndarray:
     return np.clip(cv2.GaussianBlur(canvas, (0, 0), max(sigma, 0.5)) * 2, 0, 1)
 
 
+def refine_window(gate: np.ndarray, side: int) -> tuple[int, int]:
+    """(y0, x0) of the side×side square of the N×N gate centred on where the gate is non-zero
+    (the mouth and eyes), kept inside the gate."""
+    n = gate.shape[0]
+    ys, xs = np.nonzero(gate > GATE_FLOOR)
+    if not len(ys):
+        return (n - side) // 2, (n - side) // 2
+    return tuple(int(np.clip(round((lo + hi + 1 - side) / 2), 0, n - side))
+                 for lo, hi in ((ys.min(), ys.max()), (xs.min(), xs.max())))
+
+
+def _window_taper(side: int) -> np.ndarray:
+    """side×side weight: 1 inside, falling linearly to 0 over the outer WINDOW_TAPER pixels."""
+    if side not in _TAPERS:
+        ramp = np.clip((np.minimum(np.arange(side), np.arange(side)[::-1]) + 0.5) / WINDOW_TAPER, 0, 1)
+        _TAPERS[side] = np.minimum.outer(ramp, ramp).astype(np.float32)
+    return _TAPERS[side]
+
+
+_TAPERS: dict[int, np.ndarray] = {}
 _PIXELS: dict[int, np.ndarray] = {}
 
 
