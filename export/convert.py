@@ -1,8 +1,9 @@
 """One graph -> its file(s) in a format and precision (see formats.py for what each means).
 
-Every format starts from one ONNX export of the graph (TorchScript exporter, opset 17), so
-the input and output names, shapes and dynamic axes are the same in every format; OpenVINO
-converts that ONNX file to its IR.
+ONNX and OpenVINO start from one ONNX export of the graph (TorchScript exporter, opset 17), so
+the input and output names, shapes and dynamic axes are the same in both; OpenVINO converts
+that ONNX file to its IR. Core ML is converted from the traced module (export.coreml), with
+the same names and dynamic axes.
 """
 from __future__ import annotations
 
