@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import math
 import os
-import platform
 import shutil
 import uuid
 import warnings
@@ -39,6 +38,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..backends import runs_here
 from ..errors import BundleError
 
 if TYPE_CHECKING:  # torch is imported only to export: formats.py reads PRECISIONS for `--help`
@@ -198,7 +198,7 @@ def check_coreml(path: Path, graph: Graph, precision: str) -> dict:
     fixed = spec.description.metadata.userDefined.get(_FIXED_SHAPES)
     if fixed:
         report["fixed_shapes"] = fixed
-    if platform.system() != "Darwin":
+    if not runs_here("coreml"):
         return {**report, "predict": SKIPPED}
     import torch
 

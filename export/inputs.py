@@ -99,7 +99,7 @@ def _net_input(refine: RefineNet, basis: MotionBasis, lips: np.ndarray) -> torch
     """1×10×W×W: the renderer's refinement input (its window around mouth and eyes) for the
     example portrait with the lip codes of the frame where they are largest (pose, eyes and
     expression neutral)."""
-    from ..render.renderer import Renderer, net_input, refine_gate, refine_window
+    from ..render.renderer import Renderer, windowed_input
 
     renderer = Renderer(refine, CROP_SIZE)
     avatar = renderer.prepare(example_file("portrait.png"), basis=basis)
@@ -107,6 +107,4 @@ def _net_input(refine: RefineNet, basis: MotionBasis, lips: np.ndarray) -> torch
     codes[0, basis.layout.lip] = lips[np.argmax(np.linalg.norm(lips, axis=1))]
     mesh = compose(avatar.neutral, codes, basis)[0]
     warped = renderer.warp(avatar, renderer.target_in_crop(avatar, mesh))
-    y0, x0 = refine_window(refine_gate(warped.target, avatar.size, refine.size), refine.window)
-    x = net_input(warped, avatar.crop, refine.size)[:, :, y0:y0 + refine.window, x0:x0 + refine.window]
-    return torch.from_numpy(np.ascontiguousarray(x))
+    return torch.from_numpy(windowed_input(warped, avatar.crop, refine.size, refine.window)[0])

@@ -8,13 +8,13 @@ standardisation, numpy-readable). The motion basis is copied as it is.
 from __future__ import annotations
 
 import json
-import platform
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from ..backends import runs_here
 from ..bundle import MANIFEST, verify, write_manifest
 from ..face.models import sha256_of
 from ..fileio import atomic_write, read_json
@@ -130,11 +130,6 @@ def _record_export(folder: Path, source: Path, format: str, precision: str, pari
         "source_manifest_sha256": sha256_of(source / MANIFEST), **target,
         "torch": torch.__version__, "runtime": _runtime_version(format), "parity": listed})
     _write_json(folder / MANIFEST, manifest)
-
-
-def runs_here(format: str) -> bool:
-    """Whether this machine can run the format's models (Core ML runs on macOS only)."""
-    return format != "coreml" or platform.system() == "Darwin"
 
 
 def _runtime_version(format: str) -> str:

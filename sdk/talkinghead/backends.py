@@ -49,13 +49,18 @@ def package_installed(package: str) -> bool:
         return False
 
 
+def runs_here(name: str) -> bool:
+    """Whether this machine's OS can run backend `name` (Core ML runs on macOS only)."""
+    return name != "coreml" or platform.system() == "Darwin"
+
+
 def resolve_backend(name: str = "auto") -> str:
     """The backend to use: `name` itself (checked), or the fastest installed one for "auto"."""
     if name == "auto":
         return next(b for b in AUTO_ORDER if is_installed(b))
     if name not in BACKENDS:
         raise ValueError(f"backend must be 'auto' or one of {sorted(BACKENDS)}; got {name!r}.")
-    if name == "coreml" and platform.system() != "Darwin":
+    if not runs_here(name):
         raise BackendNotAvailableError(f"backend 'coreml' needs macOS (Core ML runs only there; this is "
                                        f"{platform.system()}): on this machine export the bundle for openvino "
                                        "or onnx (talkinghead export --format openvino).")

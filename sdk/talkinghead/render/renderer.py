@@ -131,11 +131,8 @@ class Renderer:
         if self.refine is None:
             return warped.crop
         n, w = self.refine.size, self.refine.window
-        x = net_input(warped, avatar.crop, n)  # 1×10×N×N
-        gate = refine_gate(warped.target, avatar.size, n)  # N×N
-        y0, x0 = refine_window(gate, w)
+        sub, gate, (y0, x0) = windowed_input(warped, avatar.crop, n, w)
         inside = (slice(None), slice(y0, y0 + w), slice(x0, x0 + w))
-        sub = x[(slice(None), *inside)]  # 1×10×W×W: the net runs where its residual is used
         residual = np.zeros((3, n, n), np.float32)  # 0..1 units
         residual[inside] = hold_mouth_colour(self.refine(sub), sub[:, MOUTH:MOUTH + 1])[0]
         if w < n:  # a gate reaching past the window fades out at its edge instead of being cut
@@ -161,6 +158,16 @@ def net_input(warped: Warped, source: np.ndarray, size: int) -> np.ndarray:
     if s != size:
         planes = cv2.resize(planes, (size, size), interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(planes.transpose(2, 0, 1))[None]
+
+
+def windowed_input(warped: Warped, source: np.ndarray, size: int,
+                   window: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """What the net is run on: its 1×10×W×W input on the window×window square around mouth and
+    eyes (the net runs where its residual is used), the N×N gate, and the square's (y0, x0)."""
+    gate = refine_gate(warped.target, source.shape[0], size)  # N×N
+    y0, x0 = refine_window(gate, window)
+    x = net_input(warped, source, size)[:, :, y0:y0 + window, x0:x0 + window]
+    return np.ascontiguousarray(x), gate, (y0, x0)
 
 
 def hold_mouth_colour(residual, mouth):
