@@ -245,6 +245,7 @@ def test_write_validates_frames(tmp_path, frame, match):
         (dict(width=0, height=10), ValueError, "width and height"),
         (dict(width=10, height=10, fps=0), ValueError, "fps"),
         (dict(width=10, height=10, crf=60), ValueError, "crf"),
+        (dict(width=10, height=10, preset="quick"), ValueError, "preset must be one of ultrafast, superfast"),
         (dict(width=10, height=10, audio=np.zeros((100, 2), np.float32)), ValueError, "mono"),
         (dict(width=10, height=10, audio=np.zeros(0, np.float32)), AudioError, "no samples"),
         (dict(width=10, height=10, audio=np.full(10, np.nan, np.float32)), AudioError, "NaN"),

@@ -394,3 +394,57 @@ def test_the_net_runs_on_its_window_around_mouth_and_eyes(example_image, example
 def test_a_window_the_net_cannot_run_on_is_refused(window):
     with pytest.raises(ValueError, match=f"window {window}"):
         RefineNet(size=64, widths=(4, 8, 8, 8), window=window)
+
+
+def _warped(rng, size):
+    from talkinghead.render.renderer import Warped
+
+    xs = np.arange(size, dtype=np.float32)
+    coords = np.stack(np.meshgrid(xs, xs), -1) + rng.normal(0, 3, (size, size, 2)).astype(np.float32)
+    masks = rng.random((2, size, size)).astype(np.float32)
+    return Warped(rng.integers(0, 256, (size, size, 3), np.uint8), coords, masks[0], masks[1],
+                  np.zeros((topo.NUM_POINTS, 2), np.float32))
+
+
+@pytest.mark.parametrize("crop, net, window", [(256, 128, (10, 37, 48)), (256, 256, (0, 208, 48)),
+                                               (256, 96, (40, 8, 48)), (512, 256, (79, 0, 176))])
+def test_a_windowed_net_input_is_that_part_of_the_whole_input(crop, net, window):
+    """The window's input equals the same slice of the input built from whole planes (which a
+    crop side that is a whole multiple of the net's side builds from that part alone)."""
+    from talkinghead.render.renderer import FLOW_SCALE
+
+    rng = np.random.default_rng(crop + net)
+    warped, source = _warped(rng, crop), rng.integers(0, 256, (crop, crop, 3), np.uint8)
+    xs = np.arange(crop, dtype=np.float32)
+    flow = (warped.coords - np.stack(np.meshgrid(xs, xs), -1)) * (FLOW_SCALE / crop)
+    planes = np.concatenate([warped.crop / 255, source / 255, flow, warped.mouth[..., None],
+                             warped.eyes[..., None]], -1).astype(np.float32)  # the definition, S×S×10
+    whole = np.concatenate([cv2.resize(planes[..., c:c + 4], (net, net), interpolation=cv2.INTER_AREA)
+                            for c in (0, 4, 8)], -1).transpose(2, 0, 1)[None]  # cv2 area-resizes ≤ 4 channels
+    np.testing.assert_allclose(net_input(warped, source, net), whole, atol=1e-6)
+    y0, x0, w = window
+    part = net_input(warped, source, net, window)
+    assert part.shape == (1, 10, w, w) and part.flags.c_contiguous
+    np.testing.assert_allclose(part, whole[:, :, y0:y0 + w, x0:x0 + w], atol=1e-6)
+
+
+@pytest.mark.parametrize("crop, net, origin", [(512, 256, (40, 41)), (512, 256, (0, 80)), (256, 256, (80, 3)),
+                                               (256, 96, (10, 48))])
+def test_the_window_residual_is_added_as_the_full_pass_adds_it(crop, net, origin):
+    """Adding the window's residual touches only the window's part of the crop and gives, bit
+    for bit, what the full pass gives with the residual zero outside the window."""
+    from talkinghead.kernels.warp_composite import add_gated_residual
+    from talkinghead.render.renderer import add_window_residual
+
+    rng = np.random.default_rng(crop + origin[0])
+    w = 48 if net == 96 else 176
+    frame = rng.integers(0, 256, (crop, crop, 3), np.uint8)
+    residual = rng.normal(0, 0.2, (3, w, w)).astype(np.float32)
+    gate = rng.random((net, net)).astype(np.float32)
+    (y0, x0) = origin
+    full = np.zeros((3, net, net), np.float32)
+    full[:, y0:y0 + w, x0:x0 + w] = residual
+    expected = add_gated_residual(frame, full, gate, 2)
+    out = add_window_residual(frame, residual, gate, origin, 2)
+    np.testing.assert_array_equal(out, expected)
+    assert not np.array_equal(out, frame)

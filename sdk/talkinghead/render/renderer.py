@@ -132,13 +132,10 @@ class Renderer:
             return warped.crop
         n, w = self.refine.size, self.refine.window
         sub, gate, (y0, x0) = windowed_input(warped, avatar.crop, n, w)
-        inside = (slice(None), slice(y0, y0 + w), slice(x0, x0 + w))
-        residual = np.zeros((3, n, n), np.float32)  # 0..1 units
-        residual[inside] = hold_mouth_colour(self.refine(sub), sub[:, MOUTH:MOUTH + 1])[0]
+        residual = hold_mouth_colour(self.refine(sub), sub[:, MOUTH:MOUTH + 1])[0]  # 3×W×W, 0..1 units
         if w < n:  # a gate reaching past the window fades out at its edge instead of being cut
-            gate[inside[1:]] *= _window_taper(w)
-        # one pass: crop + 255 · resize(gate · residual) -> uint8
-        return add_gated_residual(warped.crop, residual, gate, self.num_threads)
+            gate[y0:y0 + w, x0:x0 + w] *= _window_taper(w)
+        return add_window_residual(warped.crop, residual, gate, (y0, x0), self.num_threads)
 
     def render_crop(self, avatar: Avatar, mesh: np.ndarray) -> np.ndarray:
         """S×S×3 uint8 face crop for a 478×(2|3) image-pixel target mesh."""
@@ -149,15 +146,32 @@ class Renderer:
         return avatar.paste(avatar.image, self.render_crop(avatar, mesh), avatar.crop, self.num_threads)
 
 
-def net_input(warped: Warped, source: np.ndarray, size: int) -> np.ndarray:
-    """1×10×N×N float32 refinement input at the net's working size N."""
+def net_input(warped: Warped, source: np.ndarray, size: int,
+              window: tuple[int, int, int] | None = None) -> np.ndarray:
+    """1×10×N×N float32 refinement input at the net's working size N, or only its 1×10×W×W part
+    at window (y0, x0, W) in N pixels. A crop side that is a whole multiple of N resizes that
+    part alone (area resizing by a whole factor averages separate blocks, so the part equals the
+    same slice of the whole input); each plane group is resized before it is scaled (linear)."""
     s = warped.crop.shape[0]
-    flow = (warped.coords - _pixels(s)) * (FLOW_SCALE / s)  # S×S×2
-    planes = np.concatenate([warped.crop.astype(np.float32) / 255, source.astype(np.float32) / 255,
-                             flow, warped.mouth[..., None], warped.eyes[..., None]], -1)  # S×S×10
-    if s != size:
-        planes = cv2.resize(planes, (size, size), interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(planes.transpose(2, 0, 1))[None]
+    y0, x0, w = window or (0, 0, size)
+    k = s // size
+    blocks = k * size == s
+    box = (slice(y0 * k, (y0 + w) * k), slice(x0 * k, (x0 + w) * k)) if blocks else (slice(None),) * 2
+    side = w if blocks else size
+
+    def area(a: np.ndarray) -> np.ndarray:  # h×w(×c) crop pixels -> side×side(×c) net pixels, HWC -> CHW
+        a = a if a.shape[0] == side else cv2.resize(a, (side, side), interpolation=cv2.INTER_AREA)
+        return a.transpose(2, 0, 1) if a.ndim == 3 else a
+
+    planes = np.empty((10, side, side), np.float32)
+    planes[0:3] = area(warped.crop[box].astype(np.float32))
+    planes[3:6] = area(source[box].astype(np.float32))
+    planes[0:6] *= 1 / 255
+    planes[6:8] = (area(warped.coords[box]) - area(_pixels(s)[box])) * (FLOW_SCALE / s)
+    planes[8], planes[9] = area(warped.mouth[box]), area(warped.eyes[box])
+    if not blocks:
+        planes = planes[:, y0:y0 + w, x0:x0 + w]
+    return np.ascontiguousarray(planes)[None]
 
 
 def windowed_input(warped: Warped, source: np.ndarray, size: int,
@@ -166,8 +180,29 @@ def windowed_input(warped: Warped, source: np.ndarray, size: int,
     eyes (the net runs where its residual is used), the N×N gate, and the square's (y0, x0)."""
     gate = refine_gate(warped.target, source.shape[0], size)  # N×N
     y0, x0 = refine_window(gate, window)
-    x = net_input(warped, source, size)[:, :, y0:y0 + window, x0:x0 + window]
-    return np.ascontiguousarray(x), gate, (y0, x0)
+    return net_input(warped, source, size, (y0, x0, window)), gate, (y0, x0)
+
+
+def add_window_residual(crop: np.ndarray, residual: np.ndarray, gate: np.ndarray, origin: tuple[int, int],
+                        num_threads: int | None = None) -> np.ndarray:
+    """crop + 255 · resize(gate · residual) -> S×S×3 uint8, where the 3×W×W residual covers the
+    W×W square at origin (y0, x0) of the N×N gate and is 0 elsewhere. When S is a whole multiple
+    of N only that square and a pixel around it (the resize's reach) are computed: the rest of
+    the crop is copied, as the full pass would leave it."""
+    n, s, w = gate.shape[0], crop.shape[0], residual.shape[-1]
+    (y0, x0), k = origin, s // n
+    if k * n != s:  # no block structure: the full pass
+        full = np.zeros((3, n, n), np.float32)
+        full[:, y0:y0 + w, x0:x0 + w] = residual
+        return add_gated_residual(crop, full, gate, num_threads)
+    ya, xa, yb, xb = max(y0 - 1, 0), max(x0 - 1, 0), min(y0 + w + 1, n), min(x0 + w + 1, n)
+    padded = np.zeros((3, yb - ya, xb - xa), np.float32)
+    padded[:, y0 - ya:y0 - ya + w, x0 - xa:x0 - xa + w] = residual
+    box = (slice(ya * k, yb * k), slice(xa * k, xb * k))
+    out = crop.copy()
+    out[box] = add_gated_residual(np.ascontiguousarray(crop[box]), padded,
+                                  np.ascontiguousarray(gate[ya:yb, xa:xb]), num_threads)
+    return out
 
 
 def hold_mouth_colour(residual, mouth):
