@@ -53,6 +53,14 @@ void parallel_rows(std::ptrdiff_t rows, std::ptrdiff_t pixels, int num_threads, 
     for (auto &worker : workers) worker.join();
 }
 
+// uint8 -> float by table: a load instead of an int-to-float conversion, whose false dependency
+// on its destination register serialises the gather (measured: 2× slower per pixel).
+inline const struct LevelTable {
+    float v[256];
+    LevelTable() { for (int i = 0; i < 256; ++i) v[i] = static_cast<float>(i); }
+    float operator[](std::uint8_t i) const { return v[i]; }
+} kLevel;
+
 // Round half up and clip; NaN goes to 0 (the argument order of max/min makes it so, no UB).
 inline std::uint8_t to_u8(float v) {
     return static_cast<std::uint8_t>(std::min(255.0f, std::max(0.0f, v + 0.5f)));

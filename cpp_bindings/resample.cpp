@@ -7,6 +7,8 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include "common.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -48,7 +50,7 @@ inline float lerp2(float v00, float v01, float v10, float v11, float fx, float f
 }
 
 inline float to_float(float v) { return v; }
-inline float to_float(std::uint8_t v) { return static_cast<float>(v); }
+inline float to_float(std::uint8_t v) { return talkinghead::kLevel[v]; }
 inline void store(float v, float *dst) { *dst = v; }
 inline void store(float v, std::uint8_t *dst) {  // round half up, clip
     // After clamping to [0, 255] truncation equals floor, and avoids a libm call per value.

@@ -118,8 +118,8 @@ py::array_t<std::uint8_t> warp_composite(const py::array &source, const py::arra
                     const float ax = fx[q], ay = fy[q];
                     float v[3];
                     for (int k = 0; k < 3; ++k) {  // the operation order of kernels/resample.py
-                        const float top = (1.0f - ax) * p[k] + ax * p[sx + k];
-                        const float bottom = (1.0f - ax) * p[sy + k] + ax * p[sy + sx + k];
+                        const float top = (1.0f - ax) * kLevel[p[k]] + ax * kLevel[p[sx + k]];
+                        const float bottom = (1.0f - ax) * kLevel[p[sy + k]] + ax * kLevel[p[sy + sx + k]];
                         v[k] = (1.0f - ay) * top + ay * bottom;
                     }
                     if (q >= b0 && q < b1) {  // inside the overlay box
