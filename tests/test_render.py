@@ -292,6 +292,7 @@ def test_train_three_steps_and_resume(tmp_path, crop_mesh):
     assert (out / "loss.png").is_file() and (out / "checkpoint.pt").is_file()
     net = RefineNet.load(out)
     assert net.info["steps"] == 3 and net.info["licences"] == ["CC0"]
+    assert net.widths == (4, 8, 8, 8) and net.window == 176  # the default window: 11/16 of the 256 side
     summary = train_render(None, out, steps=4, frames_dir=frames, widths=(4, 8, 8, 8))  # resumes at 3
     assert summary["steps"] == 4 and RefineNet.load(out).info["steps"] == 4
     history = json.loads((out / "log.json").read_text())
@@ -329,6 +330,15 @@ def test_eval_writes_a_report(tmp_path, example_image, analyzer):
     assert saved["metrics"]["refined"] == saved["metrics"]["warp"]
     assert saved["metrics"]["warp"]["psnr"] > saved["metrics"]["unchanged"]["psnr"]
     assert (tmp_path / "report" / "contact_sheet.png").is_file()
+
+
+@pytest.mark.parametrize("widths, message", [("4,x", "got '4,x'"), ("8,0", "positive integers")])
+def test_train_render_refuses_bad_widths(widths, message, capsys):
+    from talkinghead.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "render", "--data", "d", "--out", "o", "--widths", widths])
+    assert exc.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_render_codes_cli_writes_a_video(tmp_path, basis):

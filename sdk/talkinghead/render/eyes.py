@@ -117,9 +117,13 @@ def edit_eyes(coords: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.
         if np.any(hi - lo < 2):
             continue
         (x0, y0), (x1, y1) = lo, hi
-        xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
-        uv = frame.to_uv(to_source(np.stack([xs, ys], -1)))  # h×w×2, the rigid eye sample
-        u, v = uv[..., 0], uv[..., 1]
+        # (u, v) of every target pixel of the box: the similarity to the source and the eye frame
+        # compose into one linear map of (x, y) - target outer corner (frame.origin is the source's)
+        lin = to_source(np.eye(2, dtype=np.float32) + target[outer]) - frame.origin  # 2×2 rows: images of x̂, ŷ
+        lin = np.stack([lin @ frame.eu, lin @ frame.ev], -1) / frame.width  # 2×2: d(u, v)/d(x, y)
+        dx = np.arange(x0, x1, dtype=np.float32) - target[outer][0]  # w
+        dy = np.arange(y0, y1, dtype=np.float32)[:, None] - target[outer][1]  # h×1
+        u, v = dx * lin[0, 0] + dy * lin[1, 0], dx * lin[0, 1] + dy * lin[1, 1]  # h×w each, the rigid eye sample
 
         up_s, lo_s = (_curve(frame.to_uv(source[list(c)]), u) for c in (upper, lower))
         up_t, lo_t = (_curve(frame.to_uv(to_source(target[list(c)])), u) for c in (upper, lower))
@@ -131,34 +135,36 @@ def edit_eyes(coords: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.
         up_e, lo_e = meet - k * (meet - up_t), meet + k * (lo_t - meet)
 
         # lid skin: the lash lines keep their width and follow the drawn lids; the skin between
-        # them and the brow (or cheek) stretches to make up the difference
+        # them and the brow (or cheek) stretches to make up the difference (u is kept)
         top = np.minimum(up_s, up_e) - LID_ABOVE
         bottom = np.maximum(lo_s, lo_e) + LID_BELOW
         v_above = _piecewise(v, [top, up_e - LASH, up_e], [top, up_s - LASH, up_s])
         v_below = _piecewise(v, [lo_e, lo_e + LOWER_LASH, bottom], [lo_s + 0.5 * LOWER_LASH, lo_s + LOWER_LASH, bottom])
-        skin = np.stack([u, np.where(v < (up_e + lo_e) / 2, v_above, v_below)], -1)
+        skin_v = np.where(v < (up_e + lo_e) / 2, v_above, v_below)
 
         # the eyeball, rigid, with the iris moved to the target iris centre
         c_s = frame.to_uv(source[iris[0]])
         c_t = frame.to_uv(to_source(target[iris[0]]))
         radius = IRIS_MARGIN * np.linalg.norm(frame.to_uv(source[list(iris[1:])]) - c_s, axis=1).mean()
-        w_iris = np.clip((radius - np.linalg.norm(uv - c_t, axis=-1)) * px + 0.5, 0, 1)[..., None]
-        moved = c_s + (uv - c_t)
-        q = uv - c_s  # sclera where the source iris was: push the sample sideways out of its disc
-        reach = np.sqrt(np.maximum(radius ** 2 - q[..., 1] ** 2, 0))
-        sclera = uv.copy()
-        sclera[..., 0] = np.where(np.abs(q[..., 0]) < reach, c_s[0] + np.sign(q[..., 0] + 1e-12) * reach, u)
-        ball = w_iris * moved + (1 - w_iris) * sclera
+        w_iris = np.clip((radius - np.hypot(u - c_t[0], v - c_t[1])) * px + 0.5, 0, 1)
+        q_u = u - c_s[0]  # sclera where the source iris was: push the sample sideways out of its disc
+        reach = np.sqrt(np.maximum(radius ** 2 - (v - c_s[1]) ** 2, 0))
+        sclera_u = np.where(np.abs(q_u) < reach, c_s[0] + np.sign(q_u + 1e-12) * reach, u)
+        ball_u = sclera_u + w_iris * (u - c_t[0] + c_s[0] - sclera_u)
+        ball_v = v + w_iris * (c_s[1] - c_t[1])
         margin = np.minimum(0.03, 0.25 * (lo_s - up_s))
-        ball[..., 1] = np.clip(ball[..., 1], up_s + margin, np.maximum(lo_s - margin, up_s + margin))
+        ball_v = np.clip(ball_v, up_s + margin, np.maximum(lo_s - margin, up_s + margin))
 
         # inside the drawn opening the eyeball, outside it the lids (anti-aliased edge)
         gap = np.clip((lo_e - up_e) * px, 0, 1)
-        inside = (np.clip((v - up_e) * px + 0.5, 0, 1) * np.clip((lo_e - v) * px + 0.5, 0, 1) * gap)[..., None]
-        eye_uv = inside * ball + (1 - inside) * skin
+        inside = np.clip((v - up_e) * px + 0.5, 0, 1) * np.clip((lo_e - v) * px + 0.5, 0, 1) * gap
+        eye_u = u + inside * (ball_u - u)
+        eye_v = skin_v + inside * (ball_v - skin_v)
         weight = (_smoothstep((v - top) / (0.5 * LID_ABOVE)) * _smoothstep((bottom - v) / (0.5 * LID_BELOW))
-                  * _smoothstep((u + SIDE) / (0.8 * SIDE)) * _smoothstep((1 + SIDE - u) / (0.8 * SIDE)))[..., None]
+                  * _smoothstep((u + SIDE) / (0.8 * SIDE)) * _smoothstep((1 + SIDE - u) / (0.8 * SIDE)))
         region = coords[y0:y1, x0:x1]
-        region[:] = weight * frame.from_uv(eye_uv) + (1 - weight) * region
-        mask[y0:y1, x0:x1] = np.maximum(mask[y0:y1, x0:x1], inside[..., 0])
+        for c in range(2):  # blend the eye map in: region += weight · (eye map - region)
+            eye = frame.origin[c] + frame.width * (eye_u * frame.eu[c] + eye_v * frame.ev[c])
+            region[..., c] += weight * (eye - region[..., c])
+        mask[y0:y1, x0:x1] = np.maximum(mask[y0:y1, x0:x1], inside)
     return mask

@@ -1,6 +1,7 @@
 """CLI: `talkinghead train audio|lip|prior|ar|render` (registered by cli.py)."""
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -49,9 +50,21 @@ def _render(args) -> None:
     from .render import train_render
 
     weights = {k: getattr(args, k) for k in ("landmark_weight", "perceptual_weight") if getattr(args, k) is not None}
+    shape = {k: getattr(args, k) for k in ("widths", "window") if getattr(args, k) is not None}
     summary = train_render(args.data, args.out, steps=args.steps, size=args.size, threads=args.threads,
-                           save_every=args.save_every, all_licences=args.all_licences, **weights)
+                           save_every=args.save_every, all_licences=args.all_licences, **shape, **weights)
     print(json.dumps(summary, indent=2))
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(w) for w in text.split(","))
+    except ValueError:
+        widths = ()
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"widths must be positive integers separated by commas, e.g. 12,24,48,72; "
+                                         f"got {text!r}")
+    return widths
 
 
 def register(commands, train, evaluate) -> None:
@@ -88,6 +101,11 @@ def register(commands, train, evaluate) -> None:
     p.add_argument("--perceptual-weight", type=float,
                    help="weight of the perceptual loss on the face-mesh network's features "
                         "(default: the shipped recipe; 0: off)")
+    p.add_argument("--widths", type=_widths,
+                   help="channels per U-Net level, comma-separated (default: the shipped recipe, 16,32,64,96)")
+    p.add_argument("--window", type=int,
+                   help="side of the square around mouth and eyes the net is run on at inference, in "
+                        "net pixels (default: the shipped recipe; the net trains on the whole input)")
     p.add_argument("--save-every", type=int, default=50, help="checkpoint interval in steps")
     p.add_argument("--all-licences", action="store_true",
                    help="also train on rows whose licence does not let the weights ship (and clips "

@@ -37,6 +37,8 @@ from .render_frames import build_frames
 # landmark 0.15 per % inter-ocular ties the warp's landmark error and keeps the pixel gains;
 # 0.4 beats it on landmarks but loses PSNR to the warp.
 LANDMARK_WEIGHT = 0.15
+WIDTHS = (16, 32, 64, 96)  # the net's channels per level
+WINDOW_SHARE = 11 / 16     # the inference window's side / the net's (176 of 256 covers mouth and eyes)
 PERCEPTUAL_WEIGHT = 0.25
 _IDENTITY = np.array([[1.0, 0, 0], [0, 1.0, 0]])
 
@@ -160,12 +162,14 @@ def train_render(data: str | Path, out: str | Path, steps: int = 1500, size: int
                  landmark_weight: float = LANDMARK_WEIGHT, perceptual_weight: float = PERCEPTUAL_WEIGHT,
                  save_every: int = 50, seed: int = 0,
                  threads: int | None = 1, frames_dir: str | Path | None = None,
-                 widths: tuple[int, ...] = (16, 32, 64, 96), all_licences: bool = False,
+                 widths: tuple[int, ...] = WIDTHS, window: int | None = None, all_licences: bool = False,
                  progress: bool = True) -> dict:
     """Train (or resume) into `out`: component files, checkpoint.pt, loss.png. Returns a summary.
 
     frames_dir: where the training frames are cached (default out/train_frames_<size>).
     landmark_weight, perceptual_weight: weights of the mesh-network terms (0 turns one off).
+    widths: the net's channels per level; window: the side it is run on at inference (RefineNet;
+    default WINDOW_SHARE of size).
     all_licences: train on every train row, not only those whose licence lets the weights ship.
     """
     if threads:
@@ -177,7 +181,8 @@ def train_render(data: str | Path, out: str | Path, steps: int = 1500, size: int
     frames = np.load(frames_dir / "frames.npy", mmap_mode="r")  # C×K×S×S×3
     meshes = np.load(frames_dir / "meshes.npy")  # C×K×478×2
 
-    net = RefineNet(size=size, widths=widths)
+    step = 2 ** (len(widths) - 1)  # every level halves the window's side
+    net = RefineNet(size=size, widths=widths, window=window or round(size * WINDOW_SHARE / step) * step)
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     run = Run(out)
     run.resume({"refine": net}, optimizer)
