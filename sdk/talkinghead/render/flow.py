@@ -2,9 +2,9 @@
 
 The spline is centred on the *source* control points (mesh points + fixed anchors on the crop
 border and on a background ring), so its kernel solve depends on the avatar only and is done
-once: `TpsFlow(...)` precomputes B (G²×478) with forward displacement field = B @ (target - source).
-A frame then costs one small matmul, a few fixed-point steps that invert the forward field on
-the coarse grid (s = p - D(s), D sampled bilinearly with clamp-to-edge by kernels.resample), and
+once: `TpsFlow(...)` precomputes B (G²×478, stored as int16) with forward displacement
+field = B @ (target - source). A frame then costs one product with B (kernels.tps_forward), a
+few fixed-point steps that invert the forward field on the coarse grid (s = p - D(s), D sampled bilinearly with clamp-to-edge by kernels.resample), and
 one bilinear upsampling of the displacement to the crop size. numpy only: no torch.
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 
 from ..face import topology as topo
 from ..kernels.resample import remap_bilinear
+from ..kernels.tps_forward import quantize_columns, tps_forward
 
 # Source points closer than this (in units of the crop side) are merged into one control point:
 # lips that touch (or lids of a closed eye) would otherwise make the spline solve singular.
@@ -85,7 +86,7 @@ class TpsFlow:
         basis = np.concatenate([_tps_kernel(pts, centres), np.ones((len(pts), 1)), pts], 1)  # G²×(N+3)
         # forward displacement on the grid = basis @ solve(system, [V; 0]) with V = average @ disp
         weights = np.linalg.solve(system, np.concatenate([average, np.zeros((3, len(source_xy)))]))
-        self.matrix = np.ascontiguousarray((basis @ weights).T, np.float32)  # 478×G²
+        self.matrix, self.scale = quantize_columns((basis @ weights).T)  # 478×G² int16, G² (kernels/tps_forward.py)
         self.points = (pts * size).reshape(self.grid, self.grid, 2).astype(np.float32)  # G×G×2
         self.source = source_xy.astype(np.float32)  # 478×2
         xs = np.arange(size, dtype=np.float32)
@@ -95,8 +96,7 @@ class TpsFlow:
         """Backward displacement on the coarse grid: G×G×2 (source - target position), crop px.
         num_threads caps the remap kernel's threads (None: all hardware threads)."""
         disp = np.asarray(target_xy, np.float32)[:, :2] - self.source  # 478×2
-        # 2×G² first: BLAS streams the row-major 478×G² matrix once (matrix.T @ disp is ~2× slower)
-        forward = np.ascontiguousarray((disp.T @ self.matrix).T).reshape(self.grid, self.grid, 2)  # G×G×2 image
+        forward = tps_forward(disp, self.matrix, self.scale, num_threads).reshape(self.grid, self.grid, 2)  # G×G×2 image
         p = self.points
         # crop pixel -> grid pixel of the G×G tiling (half-pixel centres on both)
         k = self.grid / self.size
