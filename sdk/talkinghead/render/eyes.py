@@ -61,9 +61,6 @@ class EyeFrame:
         d = p - self.origin
         return np.stack([d @ self.eu, d @ self.ev], -1) / max(self.width, 1e-9)
 
-    def from_uv(self, uv: np.ndarray) -> np.ndarray:
-        return self.origin + self.width * (uv[..., :1] * self.eu + uv[..., 1:] * self.ev)
-
 
 def _similarity(t0, t1, s0, s1):
     """(scale, map) of the similarity p -> s0 + a (p - t0) taking segment t0t1 onto s0s1."""
