@@ -31,7 +31,7 @@ class RefineNet(nn.Module):
     residual is used (None: all of N×N). The net is fully convolutional: trained on N×N, it is
     run on the window."""
 
-    def __init__(self, size: int = 256, widths: tuple[int, ...] | list[int] = (16, 32, 64, 96),
+    def __init__(self, size: int = 256, widths: tuple[int, ...] | list[int] = (8, 16, 32, 64),
                  window: int | None = None):
         super().__init__()
         self.size, self.widths = int(size), tuple(widths)

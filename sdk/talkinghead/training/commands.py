@@ -102,7 +102,7 @@ def register(commands, train, evaluate) -> None:
                    help="weight of the perceptual loss on the face-mesh network's features "
                         "(default: the shipped recipe; 0: off)")
     p.add_argument("--widths", type=_widths,
-                   help="channels per U-Net level, comma-separated (default: the shipped recipe, 16,32,64,96)")
+                   help="channels per U-Net level, comma-separated (default: the shipped recipe, 8,16,32,64)")
     p.add_argument("--window", type=int,
                    help="side of the square around mouth and eyes the net is run on at inference, in "
                         "net pixels (default: the shipped recipe; the net trains on the whole input)")
