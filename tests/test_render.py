@@ -330,6 +330,8 @@ def test_eval_writes_a_report(tmp_path, example_image, analyzer):
     assert saved["metrics"]["refined"] == saved["metrics"]["warp"]
     assert saved["metrics"]["warp"]["psnr"] > saved["metrics"]["unchanged"]["psnr"]
     assert (tmp_path / "report" / "contact_sheet.png").is_file()
+    # the portrait's mouth is closed in every frame: no pair to measure inside an open mouth
+    assert saved["mouth_interior"]["open_pairs"] == 0 and saved["mouth_interior"]["real"]["luma_std"] is None
 
 
 @pytest.mark.parametrize("widths, message", [("4,x", "got '4,x'"), ("8,0", "positive integers")])

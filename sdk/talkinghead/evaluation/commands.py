@@ -41,6 +41,10 @@ def _render(args) -> None:
     print(f"{report['clips']} {args.split} clips, {report['pairs']} pairs, crop {report['crop_size']}:")
     for row, metrics in report["metrics"].items():
         print(f"  {row:10s} " + "  ".join(f"{k} {v:.3f}" if v is not None else f"{k} -" for k, v in metrics.items()))
+    interior = report["mouth_interior"]
+    print(f"inside open mouths ({interior['open_pairs']} pairs):")
+    for row in ("real", "unchanged", "warp", "refined"):
+        print(f"  {row:10s} " + "  ".join(f"{k} {v:.3f}" if v is not None else f"{k} -" for k, v in interior[row].items()))
     print(f"wrote {args.out}/report.json and contact_sheet.png")
 
 

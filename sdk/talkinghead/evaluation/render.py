@@ -5,7 +5,9 @@ half) and rendered to the meshes of other frames (two evenly spaced, the two mos
 Each rendering is compared with the real target frame, for three rows: the unchanged source
 frame, warp only, warp + refinement. Metrics on the level face crop: PSNR, SSIM, mouth-box
 PSNR; on the pasted full frame: landmark distance of a fresh FaceAnalyzer mesh vs the target's
-tracked mesh, in % of the inter-ocular distance.
+tracked mesh, in % of the inter-ocular distance. On pairs whose target mouth is open, what the
+mouth shows (mouth_interior.py: luma spread and teeth share inside the inner lips), for the
+real target and each row, all measured at the target mesh.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from ..render.avatar import make_avatar
 from ..render.regions import mouth_opening
 from ..render.renderer import Renderer
 from .image_metrics import psnr, ssim_np
+from .mouth_interior import is_open, mouth_interior
 
 ROWS = ("unchanged", "warp", "refined")
 # landmark error is reported for the whole mesh and for the regions the renderer edits
@@ -64,6 +67,7 @@ def evaluate_render(data: str | Path, renderer: Renderer, split: str = "val", ou
         raise DataError(f"no prepared {split} clips in {data}/clips: run `talkinghead prepare-data` first.")
     scores = {row: {"psnr": [], "ssim": [], "mouth_psnr": [], "landmarks": [], "landmarks_mouth": [],
                     "landmarks_eyes": []} for row in ROWS}
+    interior = {row: [] for row in ("real",) + ROWS}  # per open pair: mouth_interior dicts
     failures, sheet, per_clip = 0, [], []
     for path in tqdm(clips, desc=f"eval render ({split})", unit="clip"):
         with np.load(path) as z:
@@ -82,6 +86,10 @@ def evaluate_render(data: str | Path, renderer: Renderer, split: str = "val", ou
             crops = {"unchanged": avatar.crop, "warp": warped.crop, "refined": renderer.refine_crop(avatar, warped)}
             rows, cols = mouth_box(target, avatar.size)
             iod = float(topo.inter_ocular(mesh[j]))
+            shown = {row: mouth_interior(crop, target) for row, crop in (("real", real_crop), *crops.items())}
+            if is_open(target) and all(shown.values()):
+                for row, stats in shown.items():
+                    interior[row].append(stats)
             for row, crop in crops.items():
                 frame = avatar.image if row == "unchanged" else avatar.paste(avatar.image, crop, avatar.crop)
                 s = scores[row]
@@ -104,9 +112,14 @@ def evaluate_render(data: str | Path, renderer: Renderer, split: str = "val", ou
               "landmark_failures": failures,
               "metrics": {row: {k: round(float(np.mean(v)), 4) if v else None for k, v in s.items()}
                           for row, s in scores.items()},
+              "mouth_interior": interior_summary(interior),
               "units": {"psnr": "dB, whole crop", "ssim": "whole crop", "mouth_psnr": "dB, mouth box",
                         "landmarks": "mean 2-D distance, % inter-ocular (all 478 points; _mouth: lips, "
-                                     "_eyes: lids and irises)"},
+                                     "_eyes: lids and irises)",
+                        "mouth_interior": "on pairs whose target mouth is open: luma standard deviation "
+                                          "inside the inner lips (levels) and the share of those pixels "
+                                          "40 levels brighter than the lips' mean (teeth); _vs_real: "
+                                          "the row's value / the real frames'"},
               "clip_ids": per_clip}
     if out is not None:
         out = Path(out)
@@ -115,6 +128,19 @@ def evaluate_render(data: str | Path, renderer: Renderer, split: str = "val", ou
         if sheet:
             save_image(out / "contact_sheet.png", contact_sheet(sheet))
     return report
+
+
+def interior_summary(interior: dict[str, list[dict]]) -> dict:
+    """Means over the open pairs per row, and each row's ratio to the real frames' means."""
+    keys = ("luma_std", "teeth_fraction")
+    means = {row: {k: float(np.mean([d[k] for d in v])) if v else None for k in keys} for row, v in interior.items()}
+    out = {"open_pairs": len(interior["real"])}
+    for row, m in means.items():
+        out[row] = {k: None if m[k] is None else round(m[k], 4) for k in keys}
+        if row != "real":
+            real = means["real"]
+            out[row].update({f"{k}_vs_real": round(m[k] / real[k], 3) if real[k] else None for k in keys})
+    return out
 
 
 def contact_sheet(rows: list[list[np.ndarray]], tile: int = 256) -> np.ndarray:
