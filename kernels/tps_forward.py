@@ -32,11 +32,11 @@ INT16_MAX = 32767
 def quantize_columns(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """K×N float matrix -> (K×N int16, N float32 scales) with matrix ≈ int16 · scale (per column,
     rounded to nearest; an all-zero column gets scale 0)."""
-    matrix = np.asarray(matrix, np.float64)
-    peak = np.abs(matrix).max(0)  # N
-    scale = peak / INT16_MAX
-    q = np.round(matrix / np.where(scale > 0, scale, 1.0)).astype(np.int16)
-    return np.ascontiguousarray(q), scale.astype(np.float32)
+    matrix = np.asarray(matrix, np.float32)  # float32 holds 24 bits: more than int16 keeps
+    scale = np.abs(matrix).max(0) / INT16_MAX  # N
+    inverse = np.divide(1, scale, out=np.zeros_like(scale), where=scale > 0)
+    q = np.rint(matrix * inverse).astype(np.int16)
+    return np.ascontiguousarray(q), scale
 
 
 def tps_forward_reference(disp: torch.Tensor, matrix: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
