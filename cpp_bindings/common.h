@@ -54,12 +54,18 @@ void parallel_rows(std::ptrdiff_t rows, std::ptrdiff_t pixels, int num_threads, 
 }
 
 // uint8 -> float by table: a load instead of an int-to-float conversion, whose false dependency
-// on its destination register serialises the gather (measured: 2× slower per pixel).
-inline const struct LevelTable {
+// on its destination register serialises the gather (measured: 2× slower per pixel). constexpr,
+// so the table is built at compile time and read without an initialisation guard.
+struct LevelTable {
     float v[256];
-    LevelTable() { for (int i = 0; i < 256; ++i) v[i] = static_cast<float>(i); }
-    float operator[](std::uint8_t i) const { return v[i]; }
-} kLevel;
+    constexpr float operator[](std::uint8_t i) const { return v[i]; }
+};
+constexpr LevelTable make_level_table() {
+    LevelTable t{};
+    for (int i = 0; i < 256; ++i) t.v[i] = static_cast<float>(i);
+    return t;
+}
+inline constexpr LevelTable kLevel = make_level_table();
 
 // Round half up and clip; NaN goes to 0 (the argument order of max/min makes it so, no UB).
 inline std::uint8_t to_u8(float v) {
