@@ -33,7 +33,10 @@ def write_graph(graph: Graph, folder: Path, format: str, precision: str,
     model = onnx.load_from_string(onnx_bytes(graph))
     if format == "onnx":
         path = folder / f"{graph.name}.onnx"
-        onnx.save(fp16_weights(model) if precision == "fp16" else model, path)
+        if precision == "int8":
+            onnx_int8(model, path, calibration)
+        else:
+            onnx.save(fp16_weights(model) if precision == "fp16" else model, path)
         return [path.name]
     import openvino as ov
 
@@ -70,6 +73,29 @@ def int8_quantized(model, calibration: list[dict[str, np.ndarray]]):
     return nncf.quantize(model, nncf.Dataset(calibration), preset=nncf.QuantizationPreset.MIXED,
                          subset_size=len(calibration),
                          model_type=nncf.ModelType.TRANSFORMER if attention else None)
+
+
+def onnx_int8(model, path: Path, calibration: list[dict[str, np.ndarray]]) -> None:
+    """ONNX int8 (ONNX Runtime static quantisation, QDQ): int8 weights per output channel and
+    uint8 activations, their ranges calibrated on `calibration` (min-max: the percentile and
+    entropy calibrators need every sample of a tensor to have one shape), written to `path`."""
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.samples = iter(calibration)
+
+        def get_next(self):
+            return next(self.samples, None)
+
+    source = path.with_name(f".{path.stem}.source.onnx")  # quantize_static reads a file
+    try:
+        onnx.save(model, source)
+        quantize_static(source, path, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    finally:
+        source.unlink(missing_ok=True)
 
 
 def onnx_bytes(graph: Graph) -> bytes:

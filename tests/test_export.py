@@ -189,7 +189,7 @@ def test_a_tampered_exported_file_is_refused(exported, tmp_path):
 @pytest.mark.parametrize("format, precision, message", [
     ("onxx", "fp32", "unknown format 'onxx'; did you mean 'onnx'? formats: onnx, openvino, coreml"),
     ("openvino", "fp61", "precision 'fp61' is not supported for openvino export; did you mean 'fp16'?"),
-    ("onnx", "int8", "onnx supports: fp32, fp16"),
+    ("onnx", "int4", "onnx supports: fp32, fp16, int8"),
     ("openvino", "int4", "openvino supports: fp32, fp16, int8-weights, int8"),
     ("coreml", "int8", "coreml supports: fp16, int8-weights, palettized-8, palettized-6, palettized-4"),
     ("core-ml", "fp16", "did you mean 'coreml'?"),
@@ -201,10 +201,11 @@ def test_bad_arguments_fail_before_any_work(tmp_path, format, precision, message
     assert list(tmp_path.iterdir()) == []
 
 
-def test_int8_graphs_are_int8_or_say_why_not(tiny_bundle, exported):
+@pytest.mark.parametrize("format", ["openvino", "onnx"])
+def test_int8_graphs_are_int8_or_say_why_not(tiny_bundle, exported, format):
     """Each graph of an int8 bundle is int8 within INT8_MAX_REL on its real input, or fp16 with
     the int8 error that ruled it out; the report says what calibrated it."""
-    out = exported("openvino", "int8")
+    out = exported(format, "int8")
     parity = json.loads((out / "parity.json").read_text())
     assert parity["calibration"].startswith("the bundled example speech and portrait")
     precisions = {}
