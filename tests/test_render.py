@@ -330,8 +330,12 @@ def test_eval_writes_a_report(tmp_path, example_image, analyzer):
     assert saved["metrics"]["refined"] == saved["metrics"]["warp"]
     assert saved["metrics"]["warp"]["psnr"] > saved["metrics"]["unchanged"]["psnr"]
     assert (tmp_path / "report" / "contact_sheet.png").is_file()
-    # the portrait's mouth is closed in every frame: no pair to measure inside an open mouth
-    assert saved["mouth_interior"]["open_pairs"] == 0 and saved["mouth_interior"]["real"]["luma_std"] is None
+    # the portrait's lips are parted: every pair is measured inside the mouth, and the zero-head
+    # refinement shows what the warp shows
+    interior = saved["mouth_interior"]
+    assert interior["open_pairs"] == 4 and interior["real"]["luma_std"] > 0
+    assert {k: interior["refined"][k] for k in ("luma_std", "teeth_fraction")} == \
+        {k: interior["warp"][k] for k in ("luma_std", "teeth_fraction")}
 
 
 @pytest.mark.parametrize("widths, message", [("4,x", "got '4,x'"), ("8,0", "positive integers")])
