@@ -19,7 +19,7 @@ talkinghead prepare-data --data "$DATA" --out "$CACHE"
 talkinghead train audio --data "$CACHE" --out "$RUNS/audio" --steps 1200 --all-licences
 talkinghead train prior --data "$CACHE" --audio "$RUNS/audio/audio" --out "$RUNS/prior" --steps 4000
 talkinghead train ar --data "$CACHE" --audio "$RUNS/audio/audio" --out "$RUNS/ar" --steps 2000
-talkinghead train render --data "$CACHE" --out "$RUNS/render" --steps 900 --size 256 --threads 2 --widths 8,16,32,64
+talkinghead train render --data "$CACHE" --out "$RUNS/render" --steps 900 --size 256 --threads 2
 # the motion basis the training codes were computed with, and the trained components
 for part in "$CACHE/motion" "$RUNS/audio/audio" "$RUNS/audio/lip" "$RUNS/prior/prior" "$RUNS/ar/ar"; do
     rm -rf "$BUNDLE/$(basename "$part")"

@@ -24,6 +24,7 @@ from .ffmpeg import ffmpeg_executable, stderr_tail
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
+
 @dataclass(frozen=True)
 class VideoInfo:
     """Basic properties of a video file as reported by its container."""

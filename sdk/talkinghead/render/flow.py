@@ -4,8 +4,9 @@ The spline is centred on the *source* control points (mesh points + fixed anchor
 border and on a background ring), so its kernel solve depends on the avatar only and is done
 once: `TpsFlow(...)` precomputes B (G²×478, stored as int16) with forward displacement
 field = B @ (target - source). A frame then costs one product with B (kernels.tps_forward), a
-few fixed-point steps that invert the forward field on the coarse grid (s = p - D(s), D sampled bilinearly with clamp-to-edge by kernels.resample), and
-one bilinear upsampling of the displacement to the crop size. numpy only: no torch.
+few fixed-point steps that invert the forward field on the coarse grid (s = p - D(s), D sampled
+bilinearly with clamp-to-edge by kernels.resample), and one bilinear upsampling of the
+displacement to the crop size. numpy and the C++ kernels only: no torch.
 """
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ class TpsFlow:
         basis = np.concatenate([_tps_kernel(pts, centres), np.ones((len(pts), 1)), pts], 1)  # G²×(N+3)
         # forward displacement on the grid = basis @ solve(system, [V; 0]) with V = average @ disp
         weights = np.linalg.solve(system, np.concatenate([average, np.zeros((3, len(source_xy)))]))
-        self.matrix, self.scale = quantize_columns((basis @ weights).T)  # 478×G² int16, G² (kernels/tps_forward.py)
+        self.matrix, self.scale = quantize_columns((basis @ weights).T)  # 478×G² int16, G² float32 scales
         self.points = (pts * size).reshape(self.grid, self.grid, 2).astype(np.float32)  # G×G×2
         self.source = source_xy.astype(np.float32)  # 478×2
         xs = np.arange(size, dtype=np.float32)

@@ -37,9 +37,9 @@ from .render_frames import build_frames
 # landmark 0.15 per % inter-ocular ties the warp's landmark error and keeps the pixel gains;
 # 0.4 beats it on landmarks but loses PSNR to the warp.
 LANDMARK_WEIGHT = 0.15
-WIDTHS = (8, 16, 32, 64)  # the net's channels per level: a quarter of (16, 32, 64, 96)'s work, 0.2 dB less mouth PSNR
-WINDOW_SHARE = 11 / 16     # the inference window's side / the net's (176 of 256 covers mouth and eyes)
 PERCEPTUAL_WEIGHT = 0.25
+WIDTHS = (8, 16, 32, 64)  # channels per level: a quarter of (16, 32, 64, 96)'s work, 0.2 dB less mouth PSNR
+WINDOW_SHARE = 11 / 16    # the inference window's side / the net's (176 of 256 covers mouth and eyes)
 _IDENTITY = np.array([[1.0, 0, 0], [0, 1.0, 0]])
 
 
