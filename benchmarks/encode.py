@@ -14,7 +14,6 @@ import json
 import os
 import resource
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -25,8 +24,7 @@ from talkinghead import Generator
 from talkinghead.demo import example_portrait
 from talkinghead.media.video import VideoWriter, read_video
 
-sys.path.insert(0, str(Path(__file__).parent))
-from render import motion  # noqa: E402  (the renderer benchmark's motion codes)
+from render import motion  # benchmarks/render.py: the renderer benchmark's motion codes
 
 RESULTS = Path(__file__).parent / "results" / "encode.json"
 SETTINGS = (("medium", 20), ("veryfast", 20), ("veryfast", 18), ("superfast", 18))  # (preset, crf); the

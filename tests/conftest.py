@@ -74,6 +74,17 @@ def _kernels_chosen_by_dispatch(monkeypatch):
     monkeypatch.delenv("TALKINGHEAD_KERNELS", raising=False)
 
 
+@pytest.fixture(params=["native", "reference"])
+def forced_kernels(request, monkeypatch):
+    """TALKINGHEAD_KERNELS set to each implementation in turn (native skipped when not built)."""
+    from talkinghead.kernels import dispatch
+
+    if request.param == "native" and dispatch._native is None:
+        pytest.skip("talkinghead._native is not built")
+    monkeypatch.setenv("TALKINGHEAD_KERNELS", request.param)
+    return request.param
+
+
 @pytest.fixture
 def native():
     """The built C++ extension (talkinghead._native)."""

@@ -133,11 +133,7 @@ def test_the_gil_is_released_during_the_call(native):
     (lambda: add_gated_residual(np.zeros((4, 4, 3), np.uint8), np.zeros((3, 4, 4)), num_threads=-2),
      r"num_threads must be None"),
 ])
-@pytest.mark.parametrize("impl", ["native", "reference"])
-def test_bad_input_raises_a_clear_value_error(monkeypatch, impl, call, match):
-    if impl == "native" and dispatch._native is None:
-        pytest.skip("talkinghead._native is not built")
-    monkeypatch.setenv("TALKINGHEAD_KERNELS", impl)
+def test_bad_input_raises_a_clear_value_error(forced_kernels, call, match):
     with pytest.raises(ValueError, match=match):
         call()
 

@@ -86,8 +86,9 @@ def evaluate_render(data: str | Path, renderer: Renderer, split: str = "val", ou
             crops = {"unchanged": avatar.crop, "warp": warped.crop, "refined": renderer.refine_crop(avatar, warped)}
             rows, cols = mouth_box(target, avatar.size)
             iod = float(topo.inter_ocular(mesh[j]))
-            shown = {row: mouth_interior(crop, target) for row, crop in (("real", real_crop), *crops.items())}
-            if is_open(target) and all(shown.values()):
+            shown = ({row: mouth_interior(crop, target) for row, crop in (("real", real_crop), *crops.items())}
+                     if is_open(target) else {})
+            if shown and all(shown.values()):
                 for row, stats in shown.items():
                     interior[row].append(stats)
             for row, crop in crops.items():
