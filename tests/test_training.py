@@ -14,7 +14,10 @@ from talkinghead.errors import BundleError
 from talkinghead.lip.model import LipModel
 from talkinghead.prior import ARPrior, MotionPrior, SamplingOptions, sample_motion
 from talkinghead.training.ar import train_ar
-from talkinghead.training.lip import lip_loss, silence_features, train_audio_lip
+from talkinghead.motion.layout import CodeLayout
+from talkinghead.training.augment import CACHE_NAME, augmented_clips, stretch
+from talkinghead.training.data import load_clips
+from talkinghead.training.lip import amplitude_loss, lip_loss, silence_features, speaker_scales, train_audio_lip
 from talkinghead.training.prior import known_mask, motion_loss, train_prior
 from test_prepare import CLIPS, prepared_corpus
 
@@ -42,6 +45,59 @@ def test_audio_lip_training_saves_resumes_and_reloads(cache, audio_run):
     train_audio_lip(cache, audio_run, steps=5, batch=4, progress=False)  # resumes at step 3
     log = json.loads((audio_run / "log.json").read_text())
     assert [s for s, _ in log["train"]] == [1, 2, 3, 4, 5]
+
+
+def test_amplitude_loss_measures_the_spread_gap():
+    t = torch.linspace(0, 6.28, 40)
+    target = torch.stack([torch.sin(t), 2 * torch.cos(t)], dim=-1)[None]          # 1×40×2
+    keep = torch.ones(1, 40, dtype=torch.bool)
+    assert float(amplitude_loss(target + 0.3, target, keep)) == pytest.approx(0.0, abs=1e-4)  # offsets are L1's job
+    std = target.std(dim=1, unbiased=False)
+    assert float(amplitude_loss(0.5 * target, target, keep)) == pytest.approx(float(0.5 * std.mean()), rel=1e-4)
+    keep[:, 20:] = False                                                           # only kept frames count
+    half = target[:, :20].std(dim=1, unbiased=False)
+    assert float(amplitude_loss(0.0 * target, target, keep)) == pytest.approx(float(half.mean()), abs=2e-4)
+
+
+def test_stretch_follows_the_speed():
+    codes = np.arange(20, dtype=np.float32)[:, None] * np.array([1.0, 2.0], np.float32)
+    valid = np.ones(20, bool)
+    valid[10] = False
+    out, ok = stretch(codes, valid, 1.25)                # 25 % faster: 16 frames
+    assert out.shape == (16, 2) and ok.shape == (16,)
+    np.testing.assert_allclose(out[ok, 1], 2 * 1.25 * np.arange(16)[ok], atol=1e-5)
+    assert not ok[8] and ok[7]                           # copy frame 8 is original frame 10
+
+
+def test_augmented_copies_keep_alignment_and_are_built_once(cache, tmp_path):
+    clips = load_clips(cache, "train", need_audio=True) + load_clips(cache, "val", need_audio=True)
+    copies = augmented_clips(clips, 2, seed=5, run_dir=tmp_path, workers=1)
+    assert [c.id for c in copies] == [f"{c.id}~{k}" for c in clips for k in range(2)]
+    for original, copy in zip((c for c in clips for _ in range(2)), copies):
+        assert copy.identity == original.identity
+        assert len(copy.features) == len(copy.codes) == len(copy.valid)
+        # speed stays within 0.9–1.1, so the length does too
+        assert len(original.codes) / 1.12 <= len(copy.codes) <= len(original.codes) / 0.89
+    stamp = (tmp_path / CACHE_NAME).stat().st_mtime_ns
+    again = augmented_clips(clips, 2, seed=5, run_dir=tmp_path, workers=1)
+    assert (tmp_path / CACHE_NAME).stat().st_mtime_ns == stamp     # read back, not rebuilt
+    for a, b in zip(copies, again):
+        np.testing.assert_array_equal(a.features, b.features)
+        np.testing.assert_array_equal(a.codes, b.codes)
+
+
+def test_speaker_scales_bring_every_identity_to_the_median(cache):
+    layout = CodeLayout()
+    clips = load_clips(cache, "train", need_audio=True) + load_clips(cache, "val", need_audio=True)
+    clips[0].identity = "loud"                            # a second speaker who opens wider
+    clips[0].codes[:, layout.lip] *= 1.6
+    scales = speaker_scales(clips, layout)
+    rms = {}
+    for c in clips:
+        lips = c.codes[c.valid][:, layout.lip] * scales[c.identity]
+        rms.setdefault(c.identity, []).append(np.sqrt(np.mean(lips ** 2)))
+    values = [np.mean(v) for v in rms.values()]
+    assert max(values) / min(values) == pytest.approx(1.0, abs=0.02)
 
 
 def test_prior_and_ar_train_and_sample(cache, audio_run, tmp_path):

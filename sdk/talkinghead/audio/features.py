@@ -12,7 +12,7 @@ import numpy as np
 
 from ..constants import SAMPLE_RATE
 # Bump when the features change: prepare-data then recomputes them in existing caches.
-FEATURES_VERSION = 2
+FEATURES_VERSION = 3
 HOP = 160           # 10 ms
 WINDOW = 400        # 25 ms
 N_FFT = 512
@@ -66,11 +66,16 @@ def energy_db(audio: np.ndarray, num_frames: int) -> np.ndarray:
     return np.maximum(20 * np.log10(np.maximum(rms, 1e-12)), SILENCE_DB).astype(np.float32)
 
 
+AUDIBLE_DB = SILENCE_DB + 1.0  # frames above the floor get a pitch; the front end gates it by level
+
+
 def pitch_hz(audio: np.ndarray, num_frames: int, voicing: float = 0.5) -> np.ndarray:
-    """num_frames fundamental frequency per video frame (Hz; 0 where unvoiced or silent), in
-    blocks of BLOCK_FRAMES frames."""
+    """num_frames fundamental frequency per video frame (Hz; 0 where unvoiced or at the
+    silence floor), in blocks of BLOCK_FRAMES frames. Nothing here depends on the level
+    above the floor: the front end decides after loudness normalisation which frames are
+    loud enough to count as voiced."""
     audio = _fit_length(audio, num_frames * FRAME)
-    loud = energy_db(audio, num_frames) > -45
+    loud = energy_db(audio, num_frames) > AUDIBLE_DB
     out = np.zeros(num_frames, np.float32)
     for lo in range(0, num_frames, BLOCK_FRAMES):
         hi = min(lo + BLOCK_FRAMES, num_frames)
@@ -87,7 +92,7 @@ def _pitch_block(x: np.ndarray, num_frames: int, loud: np.ndarray, voicing: floa
 
     Normalised autocorrelation over an 80 ms window centred on each frame; the period is the
     shortest strong peak in the 60–400 Hz lag range, voiced when its correlation exceeds
-    `voicing` and the frame is above -45 dBFS.
+    `voicing` and the frame is above the silence floor.
     """
     min_lag, max_lag = int(SAMPLE_RATE / F0_RANGE[1]), int(SAMPLE_RATE / F0_RANGE[0])
     win = 2 * FRAME

@@ -14,6 +14,7 @@ from . import features as F
 FEATURE_DIM = F.MELS_PER_FRAME * F.N_MELS + 3
 TARGET_DB = -20.0     # level of the 95th-percentile frame after normalisation
 MAX_GAIN_DB = 30.0
+VOICED_DB = -45.0     # a frame's pitch counts from this normalised level up
 _MEL_FLOOR = -10.0    # log10 of the mel power floor
 
 
@@ -38,7 +39,7 @@ def frame_features(mel: np.ndarray, energy: np.ndarray, pitch: np.ndarray,
     mel = np.where(floor, _MEL_FLOOR, np.maximum(mel + mel_gain / 10.0, _MEL_FLOOR))
     silent = energy <= F.SILENCE_DB + 1e-6
     level = np.where(silent, F.SILENCE_DB, np.maximum(energy + gain, F.SILENCE_DB)) / 20.0
-    voiced = pitch > 0
+    voiced = (pitch > 0) & (level * 20.0 > VOICED_DB)    # gated after normalisation: level-invariant
     log_pitch = np.where(voiced, np.log2(np.maximum(pitch, 1.0) / 100.0), 0.0)
     return np.concatenate([mel.reshape(num_frames, -1), level[:, None], log_pitch[:, None],
                            voiced[:, None]], axis=1).astype(np.float32)

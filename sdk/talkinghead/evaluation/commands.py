@@ -23,6 +23,23 @@ def _motion(args) -> None:
           f"{tally['non_lip_metrics']} non-lip metrics; report in {args.out}/report.md")
 
 
+def _lips(args) -> None:
+    import torch
+
+    from .lips import evaluate_lips
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    conditions = None if args.conditions is None else [c.strip() for c in args.conditions.split(",") if c.strip()]
+    report = evaluate_lips(args.data, args.models, args.out, split=args.split, clips=args.clips,
+                           basis=args.basis, conditions=conditions, seed=args.seed)
+    print(f"{report['clips']} {args.split} clips; lips vs the real speaker's:")
+    for name, s in report["conditions"].items():
+        print(f"  {name:12s} corr unseen {s['corr_unseen'] or float('nan'):.3f} seen {s['corr_seen'] or float('nan'):.3f}"
+              f"  lag {s['lag_median']:+.0f}  std ratio min {s['std_ratio_min']:.2f} median {s['std_ratio_median']:.2f}")
+    print(f"report in {args.out}/report.md")
+
+
 def _render(args) -> None:
     from ..bundle import component_dir
     from ..fileio import read_json
@@ -85,6 +102,21 @@ def register(commands, train, evaluate) -> None:
     p.add_argument("--ar-temperature", type=float, default=1.0, help="AR baseline's noise scale (default 1.0)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.set_defaults(run=_motion)
+
+    p = evaluate.add_parser("lips", help="generated lips vs the real speaker's on unseen clips: correlation, lag, "
+                                         "amplitude, closures, and a robustness table (noise, telephone, pitch, "
+                                         "speed, mp3)")
+    p.add_argument("--data", required=True, help="cache written by prepare-data (run from the folder it ran in)")
+    p.add_argument("--models", required=True, help="bundle or folder with audio/ and lip/ components")
+    p.add_argument("--out", required=True, help="folder for report.json and report.md")
+    p.add_argument("--split", default="val")
+    p.add_argument("--clips", type=int, help="only the first N clips (by id)")
+    p.add_argument("--basis", help="motion component (default: <data>/motion)")
+    p.add_argument("--conditions", help="comma-separated robustness conditions (default: all; '' for clean only): "
+                                        "noise 10 dB, telephone, pitch +4, pitch -4, speed 0.9, speed 1.1, mp3 8 kHz")
+    p.add_argument("--seed", type=int, default=0, help="seed of the perturbations' noise")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.set_defaults(run=_lips)
 
     p = evaluate.add_parser("render", help="self-reenactment quality: unchanged vs warp vs warp + refine")
     p.add_argument("--data", required=True, help="cache written by prepare-data")

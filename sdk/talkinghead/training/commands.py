@@ -18,7 +18,8 @@ def _audio(args) -> None:
     from .lip import train_audio_lip
 
     out = train_audio_lip(args.data, args.out, steps=args.steps, batch=args.batch,
-                          all_licences=args.all_licences, seed=args.seed)
+                          all_licences=args.all_licences, augment=args.augment,
+                          speaker_norm=not args.no_speaker_norm, seed=args.seed, workers=args.workers)
     print(f"audio encoder and lip model written to {out / 'audio'} and {out / 'lip'}")
 
 
@@ -26,7 +27,8 @@ def _lip(args) -> None:
     from .lip import train_audio_lip
 
     out = train_audio_lip(args.data, args.out, steps=args.steps, batch=args.batch,
-                          all_licences=args.all_licences, freeze_encoder=Path(args.audio), seed=args.seed)
+                          all_licences=args.all_licences, freeze_encoder=Path(args.audio), augment=args.augment,
+                          speaker_norm=not args.no_speaker_norm, seed=args.seed, workers=args.workers)
     print(f"lip model written to {out / 'lip'} (encoder {args.audio} kept frozen)")
 
 
@@ -67,16 +69,26 @@ def _widths(text: str) -> tuple[int, ...]:
     return widths
 
 
+def _lip_options(p) -> None:
+    p.add_argument("--all-licences", action="store_true", help="use research-only train rows too")
+    p.add_argument("--augment", type=int, default=2,
+                   help="perturbed copies of each train clip (noise, rooms, EQ, telephone band, mp3, pitch, "
+                        "speed; built once into the run folder; default 2, 0: off)")
+    p.add_argument("--no-speaker-norm", action="store_true",
+                   help="train on each speaker's own lip amplitude instead of the median speaker's")
+    p.add_argument("--workers", type=int, default=2, help="processes that build the perturbed copies")
+
+
 def register(commands, train, evaluate) -> None:
     p = train.add_parser("audio", help="audio encoder + lip model, trained together on lip codes")
     _common(p, 4000)
-    p.add_argument("--all-licences", action="store_true", help="use research-only train rows too")
+    _lip_options(p)
     p.set_defaults(run=_audio)
 
     p = train.add_parser("lip", help="lip model only, on a frozen audio encoder")
     _common(p, 2000)
     p.add_argument("--audio", required=True, help="audio encoder component folder")
-    p.add_argument("--all-licences", action="store_true", help="use research-only train rows too")
+    _lip_options(p)
     p.set_defaults(run=_lip)
 
     for name, run, text in (("prior", _prior, "the audio-to-visual diffusion prior over non-lip codes"),

@@ -28,6 +28,7 @@ class ClipArrays:
     codes: np.ndarray     # T×D raw motion codes (finite where valid)
     valid: np.ndarray     # T bool
     features: np.ndarray  # T×323 audio features (silence when the clip has no audio)
+    audio: str | None = None  # the recording prepare-data read, when the clip has one
 
 
 def load_clips(cache: str | Path, split: str = "train", shippable_only: bool = False,
@@ -39,7 +40,8 @@ def load_clips(cache: str | Path, split: str = "train", shippable_only: bool = F
         clips.append(ClipArrays(meta["id"], meta["identity"], meta["licence"], meta["source"],
                                 bool(meta["has_audio"]),
                                 data["codes"].astype(np.float32), data["valid"].copy(),
-                                frame_features(data["mel"], data["energy"], data["pitch"])))
+                                frame_features(data["mel"], data["energy"], data["pitch"]),
+                                meta.get("audio") if meta["has_audio"] else None))
     if not clips:
         raise DataError(f"no {split} clips with motion codes in {cache}"
                         + (" and a shippable licence" if shippable_only else "")

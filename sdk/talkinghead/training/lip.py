@@ -2,8 +2,15 @@
 
 Lip sync needs the most precise audio features, so the encoder learns from the lip loss;
 the diffusion prior later uses the frozen encoder. Loss: L1 on lip codes + L1 on their
-frame-to-frame change (velocity). Silence windows (features at the floor, lips at rest =
+frame-to-frame change (velocity) + the gap between their spreads over each window
+(amplitude). Silence windows (features at the floor, lips at rest =
 codes 0) are mixed in so that silence closes the mouth whatever the corpus does.
+
+Two things make it hold for voices it never heard. `augment` perturbed copies of every
+clip (training/augment.py: rooms, microphones, noise, codecs, pitch, tempo) teach the encoder
+what does not matter. Speaker normalisation scales each identity's lip targets to the
+median identity's amplitude: how far a person opens their mouth is theirs, not the audio's,
+and a model that guesses it from the voice leaves some unseen voices almost still.
 `train lip` re-trains only the lip head on a frozen encoder.
 """
 from __future__ import annotations
@@ -19,11 +26,13 @@ from ..audio.features import MELS_PER_FRAME, N_MELS, SILENCE_DB
 from ..component import load_module, save_module
 from ..lip.model import LipModel
 from ..motion.layout import CodeLayout
+from .augment import augmented_clips
 from .common import Run
-from .data import WindowSampler, load_clips, provenance
+from .data import ClipArrays, WindowSampler, load_clips, provenance
 
 WINDOW = 75         # GRID utterances are 3 s
 SILENCE_FRACTION = 0.05
+AMPLITUDE_WEIGHT = 1.0
 
 
 def silence_features(length: int) -> np.ndarray:
@@ -32,14 +41,41 @@ def silence_features(length: int) -> np.ndarray:
                           np.full(length, SILENCE_DB, np.float32), np.zeros(length, np.float32))
 
 
+def speaker_scales(clips: list[ClipArrays], layout: CodeLayout, limits: tuple[float, float] = (0.5, 2.0)) -> dict[str, float]:
+    """identity -> the factor (within `limits`) that brings the RMS of its lip codes over valid
+    frames to the median identity's."""
+    rms = {}
+    for identity in sorted({c.identity for c in clips}):
+        lips = np.concatenate([c.codes[c.valid][:, layout.lip] for c in clips if c.identity == identity])
+        rms[identity] = float(np.sqrt(np.mean(lips.astype(np.float64) ** 2))) if lips.size else 0.0
+    reference = float(np.median([r for r in rms.values() if r > 0]))
+    return {k: float(np.clip(reference / r, *limits)) if r > 0 else 1.0 for k, r in rms.items()}
+
+
+def normalise_speakers(clips: list[ClipArrays], layout: CodeLayout) -> dict[str, float]:
+    """Scale every clip's lip codes in place by its identity's speaker_scales factor; returns them."""
+    scales = speaker_scales(clips, layout)
+    for c in clips:
+        c.codes[:, layout.lip] *= scales[c.identity]
+    return scales
+
+
 def train_audio_lip(cache: str | Path, out: str | Path, steps: int = 4000, batch: int = 32,
                     lr: float = 1e-3, all_licences: bool = False, freeze_encoder: Path | None = None,
-                    seed: int = 0, progress: bool = True) -> Path:
+                    augment: int = 0, speaker_norm: bool = True, seed: int = 0, progress: bool = True,
+                    workers: int = 2) -> Path:
+    """augment: perturbed copies per train clip; speaker_norm: per-identity lip amplitude
+    normalisation of the targets (val clips too, so the val loss measures the same thing)."""
     torch.manual_seed(seed)
     layout = CodeLayout()
     train = load_clips(cache, "train", shippable_only=not all_licences, need_audio=True)
     val = load_clips(cache, "val", shippable_only=not all_licences, need_audio=True)
-    sampler, val_sampler = WindowSampler(train, WINDOW, seed), WindowSampler(val, WINDOW, seed + 1)
+    scales = {}
+    if speaker_norm:
+        scales = normalise_speakers(train, layout)
+        normalise_speakers(val, layout)
+    copies = augmented_clips(train, augment, seed, out, workers)
+    sampler, val_sampler = WindowSampler(train + copies, WINDOW, seed), WindowSampler(val, WINDOW, seed + 1)
 
     encoder = load_module(AudioEncoder, freeze_encoder) if freeze_encoder else AudioEncoder()
     if not freeze_encoder:
@@ -62,11 +98,14 @@ def train_audio_lip(cache: str | Path, out: str | Path, steps: int = 4000, batch
         keep = torch.from_numpy(~padding)
         quiet = torch.rand(batch) < SILENCE_FRACTION
         feats[quiet], target[quiet], keep[quiet] = silence, 0.0, True
-        run.optimise(lip_loss(lip(encoder(feats)), target, keep), optimizer, params)
+        pred = lip(encoder(feats))
+        run.optimise(lip_loss(pred, target, keep) + AMPLITUDE_WEIGHT * amplitude_loss(pred, target, keep),
+                     optimizer, params)
         if run.step % 250 == 0 or run.step == steps:
             run.log(val=validate(encoder, lip, val_sampler, layout))
             run.save(modules, optimizer)
-    info = {**provenance(train, all_licences), "steps": run.step, "final_val_l1": run.history["val"][-1][1]}
+    info = {**provenance(train, all_licences), "steps": run.step, "final_val_l1": run.history["val"][-1][1],
+            "augmented_copies": augment, "speaker_scales": scales}
     save_module(encoder, Path(out) / "audio", "audio", info=info)
     save_module(lip, Path(out) / "lip", "lip", info=info)
     return Path(out)
@@ -79,6 +118,20 @@ def lip_loss(pred: torch.Tensor, target: torch.Tensor, keep: torch.Tensor) -> to
     kv = k[:, 1:] * k[:, :-1]
     vel = ((pred.diff(dim=1) - target.diff(dim=1)).abs() * kv).sum() / (kv.sum() * pred.shape[-1]).clamp(min=1)
     return l1 + vel
+
+
+def amplitude_loss(pred: torch.Tensor, target: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """|std over time of pred − that of target| per window and code, over kept frames (B×T×L,
+    B×T). An L1 fit alone shrinks the lips towards their mean where the audio leaves the
+    shape uncertain; this keeps the movement as wide as the speaker's."""
+    k = keep.unsqueeze(-1).float()
+    count = k.sum(1).clamp(min=1)                                        # B×1
+
+    def std(x):
+        mean = (x * k).sum(1, keepdim=True) / count.unsqueeze(1)
+        return (((x - mean) ** 2 * k).sum(1) / count + 1e-8).sqrt()      # B×L
+    rows = (keep.sum(1) > 2).float().unsqueeze(-1)                       # windows with a spread
+    return ((std(pred) - std(target)).abs() * rows).sum() / (rows.sum() * pred.shape[-1]).clamp(min=1)
 
 
 @torch.no_grad()

@@ -1,0 +1,191 @@
+"""`talkinghead eval lips`: the lip model's mouth against the real speaker's, on clips it never
+heard, clean and under the perturbations of audio.augment.CONDITIONS.
+
+Per clip, both mouths are measured the same way: the clip's real codes, with the lips
+replaced by the lip model's prediction for the generated one, composed on the clip's own
+neutral face with the head pose removed (metrics.mouth_openings: inner-lip gap / inter-ocular
+distance). The audio is decoded again from the clip's recording, so that every condition
+starts from the same samples; a speed change is undone on the predicted lips (original frame
+t is read at frame t / factor of the audio played factor times faster).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..audio.augment import CONDITIONS
+from ..audio.frontend import features_from_audio, frame_features
+from ..data.cache import prepared_clips
+from ..data.prepare import load_neutral
+from ..errors import DataError
+from ..fileio import atomic_write
+from ..media.audio import load_audio
+from ..motion import MotionBasis
+from ..motion.codes import Neutral
+from . import metrics as M
+from .motion import LEVEL, _motion_models
+
+CLEAN = "clean"
+CORRELATION_GOAL, STD_RATIO_GOAL, LAG_GOAL = 0.6, (0.7, 1.3), 1
+MAX_DROP = 0.1        # correlation a condition may lose against clean
+
+
+@dataclass
+class LipClip:
+    id: str
+    identity: str
+    seen: bool               # the identity has train clips (GRID s1's val clips)
+    codes: np.ndarray        # T×28 real codes, NaN where no face
+    neutral: Neutral
+    audio: Path
+    energy: np.ndarray       # T dBFS after the front end's loudness normalisation, as eval motion
+    words: list | None       # GRID word alignment in frames
+
+
+def load_lip_clips(cache: str | Path, split: str = "val", limit: int | None = None) -> list[LipClip]:
+    """Clips of `split` with audio and codes, in id order; `seen` marks identities with train clips."""
+    seen = {meta["identity"] for _, _, meta in prepared_clips(cache, "train")}
+    clips = []
+    for _, data, meta in prepared_clips(cache, split):
+        if not meta["has_audio"] or "codes" not in data:
+            continue
+        audio = Path(meta["audio"])
+        if not audio.is_file():
+            raise DataError(f"clip {meta['id']}'s recording {audio} is missing: eval lips decodes each clip's "
+                            "audio again; run it from the folder prepare-data ran in (paths are relative to it).")
+        codes = data["codes"].astype(np.float64)
+        codes[~data["valid"]] = np.nan
+        align = Path(meta["video"]).with_suffix(".align")
+        clips.append(LipClip(meta["id"], meta["identity"], meta["identity"] in seen, codes, load_neutral(data),
+                             audio, _heard_energy(data),
+                             M.read_align(align) if align.is_file() else None))
+        if limit is not None and len(clips) >= limit:
+            break
+    if not clips:
+        raise DataError(f"no {split} clips with audio and motion codes in {cache}: run `talkinghead prepare-data` first.")
+    return clips
+
+
+def _heard_energy(data) -> np.ndarray:
+    """T dBFS of a prepared clip's audio as the models hear it (after loudness normalisation)."""
+    return frame_features(data["mel"], data["energy"], data["pitch"])[:, LEVEL].astype(np.float64) * 20.0
+
+
+def predicted_lips(engine, audio: np.ndarray, num_frames: int, speed: float = 1.0) -> np.ndarray:
+    """num_frames×L lip codes for 16 kHz `audio`, on the original timeline when the audio
+    was played `speed` times faster."""
+    frames = max(int(round(num_frames / speed)), 1)
+    lips = engine.lips(engine.audio_condition(features_from_audio(audio, frames)))   # frames×L
+    if speed == 1.0:
+        return lips
+    at = np.arange(num_frames) / speed    # original frame t was heard at frame t / speed
+    return np.stack([np.interp(at, np.arange(frames), lips[:, k]) for k in range(lips.shape[1])], axis=1)
+
+
+def clip_metrics(generated: np.ndarray, real: np.ndarray, energy: np.ndarray, words: list | None) -> dict:
+    """Mouth openings (T each, NaN where no face) -> correlation at lag 0, best lag (positive:
+    the generated mouth follows the real one), std ratio, silence and bilabial closures."""
+    ok = np.isfinite(generated) & np.isfinite(real)
+    corr, lag = M.best_lag(M.lagged_correlations(generated, real))
+    onsets = M.bilabial_onsets(words) if words else []
+    return {"corr": M.lagged_correlations(generated, real, 0)[0], "best_corr": corr, "lag": lag,
+            "std_ratio": float(np.std(generated[ok]) / max(np.std(real[ok]), 1e-9)) if ok.sum() > 2 else float("nan"),
+            "silence_closure": M.silence_closure(generated, energy),
+            "real_silence_closure": M.silence_closure(real, energy),
+            "bilabial": M.bilabial_closure(generated, onsets), "real_bilabial": M.bilabial_closure(real, onsets)}
+
+
+def summarise(rows: list[dict], clips: list[LipClip]) -> dict:
+    """The condition's figures over clips: correlation (unseen / seen / all), median lag,
+    std ratio (minimum, median, the clips outside the goal), closures against real."""
+    seen = np.array([c.seen for c in clips])
+    corr = np.array([r["corr"] for r in rows])
+    ratio = np.array([r["std_ratio"] for r in rows])
+    low, high = STD_RATIO_GOAL
+    outside = [c.id for c, r in zip(clips, ratio) if not low <= r <= high]
+
+    def mean(values):
+        values = np.asarray(values, np.float64)
+        return float(np.nanmean(values)) if np.isfinite(values).any() else None
+
+    return {"corr_unseen": mean(corr[~seen]), "corr_seen": mean(corr[seen]), "corr_all": mean(corr),
+            "clips_unseen": int((~seen).sum()), "clips_seen": int(seen.sum()),
+            "lag_median": float(np.median([r["lag"] for r in rows])),
+            "std_ratio_min": float(np.nanmin(ratio)), "std_ratio_median": float(np.nanmedian(ratio)),
+            "std_ratio_max": float(np.nanmax(ratio)), "std_ratio_outside": outside,
+            "silence_closure": mean([r["silence_closure"] for r in rows]),
+            "real_silence_closure": mean([r["real_silence_closure"] for r in rows]),
+            "bilabial_closure": mean(sum((r["bilabial"] for r in rows), [])),
+            "real_bilabial_closure": mean(sum((r["real_bilabial"] for r in rows), []))}
+
+
+def evaluate_lips(data: str | Path, models_dir: str | Path, out: str | Path, split: str = "val",
+                  clips: int | None = None, basis: str | Path | None = None,
+                  conditions: list[str] | None = None, seed: int = 0) -> dict:
+    """Measure every clip clean and under each condition (default: all of CONDITIONS);
+    write out/report.json and out/report.md; returns the report."""
+    conditions = list(CONDITIONS) if conditions is None else conditions
+    unknown = [c for c in conditions if c not in CONDITIONS]
+    if unknown:
+        raise ValueError(f"unknown condition(s) {unknown}; choose from {list(CONDITIONS)}")
+    motion_basis = MotionBasis.load(basis or Path(data) / "motion")
+    models = _motion_models(models_dir)
+    engine = models.engine() if hasattr(models, "engine") else models
+    lip = motion_basis.layout.lip
+    eval_clips = load_lip_clips(data, split, clips)
+    per_condition = {name: [] for name in [CLEAN, *conditions]}
+    for index, clip in enumerate(eval_clips):
+        audio = load_audio(clip.audio)
+        real = M.mouth_openings(clip.codes, clip.neutral, motion_basis)
+        for k, name in enumerate(per_condition):
+            perturb, speed = (lambda a, rng: a, 1.0) if name == CLEAN else CONDITIONS[name]
+            heard = perturb(audio, np.random.default_rng([seed, index, k]))
+            codes = clip.codes.copy()
+            codes[:, lip] = predicted_lips(engine, heard, len(codes), speed)
+            generated = M.mouth_openings(codes, clip.neutral, motion_basis)
+            per_condition[name].append(clip_metrics(generated, real, clip.energy, clip.words))
+    summary = {name: summarise(rows, eval_clips) for name, rows in per_condition.items()}
+    for name in conditions:
+        summary[name]["corr_drop"] = _drop(summary[CLEAN]["corr_all"], summary[name]["corr_all"])
+    report = {"split": split, "clips": len(eval_clips), "models": str(models_dir), "conditions": summary,
+              "per_clip": [{"id": c.id, "seen": c.seen, **{k: v for k, v in r.items() if not isinstance(v, list)}}
+                           for c, r in zip(eval_clips, per_condition[CLEAN])]}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in (("report.json", json.dumps(report, indent=2) + "\n"), ("report.md", report_markdown(report))):
+        atomic_write(out / name, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return report
+
+
+def report_markdown(report: dict) -> str:
+    low, high = STD_RATIO_GOAL
+    lines = [f"# eval lips: {report['clips']} {report['split']} clips, models {report['models']}", "",
+             "Generated mouth opening (lip model from the clip's audio) against the real speaker's on the same clip.",
+             f"corr: Pearson at lag 0 (goal ≥ {CORRELATION_GOAL} unseen); lag: median over clips of the best "
+             f"cross-correlation's lag in ±{M.MAX_LAG} frames, negative = the generated mouth leads (goal 0 ± "
+             f"{LAG_GOAL}); std ratio: generated / real opening std per clip (goal every clip in [{low}, {high}]); "
+             "closures as in eval motion (lower = closes), ours / real; drop: clean corr − condition corr (goal ≤ "
+             f"{MAX_DROP}).", "",
+             "| condition | corr unseen | corr seen | lag | std ratio min / median / max | clips outside | "
+             "silence closure | bilabial closure | drop |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, s in report["conditions"].items():
+        lines.append(f"| {name} | {_f(s['corr_unseen'])} | {_f(s['corr_seen'])} | {s['lag_median']:+.0f} | "
+                     f"{_f(s['std_ratio_min'])} / {_f(s['std_ratio_median'])} / {_f(s['std_ratio_max'])} | "
+                     f"{len(s['std_ratio_outside'])} | {_f(s['silence_closure'])} / {_f(s['real_silence_closure'])} | "
+                     f"{_f(s['bilabial_closure'])} / {_f(s['real_bilabial_closure'])} | {_f(s.get('corr_drop'))} |")
+    lines += ["", "## Clean, per clip", "", "| clip | seen | corr | lag | std ratio |", "|---|---|---|---|---|"]
+    for r in report["per_clip"]:
+        lines.append(f"| {r['id']} | {'yes' if r['seen'] else 'no'} | {_f(r['corr'])} | {r['lag']:+d} | {_f(r['std_ratio'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def _drop(clean: float | None, other: float | None) -> float | None:
+    return None if clean is None or other is None else clean - other
+
+
+def _f(v) -> str:
+    return "-" if v is None or not np.isfinite(v) else f"{v:.3f}"
