@@ -68,7 +68,7 @@ class AudioSpan(nn.Module):
         self.encoder = encoder
 
     def forward(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        return self.encoder.norm(self.encoder.transformer(x, src_key_padding_mask=valid < 0.5))
+        return self.encoder.norm(self.encoder.attend(x, valid < 0.5))
 
 
 def span_input(x: torch.Tensor, span: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -62,7 +62,7 @@ def tiny_bundle(tmp_path_factory):
     shutil.copytree(bundle.default_bundle_dir(), folder)
     shutil.rmtree(folder / "ar")  # sized for the default encoder; not exported anyway
     # window 8 + 2·2 context: the 263-frame example speech goes through many windows
-    save_module(_seeded(AudioEncoder(dim=16, layers=1, heads=2, window=8, context=2), 1), folder / "audio", "audio")
+    save_module(_seeded(AudioEncoder(dim=16, layers=1, heads=2, window=8, context=2, band=2), 1), folder / "audio", "audio")
     save_module(_seeded(LipModel(audio_dim=16, hidden=16), 2), folder / "lip", "lip")
     prior = _seeded(MotionPrior(audio_dim=16, dim=16, layers=1, heads=2, window=40, prediction="v", kernel=3), 3)
     real = load_module(MotionPrior, folder / "prior")

@@ -107,6 +107,19 @@ def test_controls(gen, avatar):
     assert np.abs(video.codes[:, 18:]).max() > 0  # lips still move
 
 
+def test_lip_scale_scales_the_lips_only():
+    from talkinghead.generator.config import GenerationConfig
+    from talkinghead.generator.controls import apply_controls
+    from talkinghead.errors import InvalidOptionError
+
+    codes = np.random.default_rng(0).normal(size=(7, 28)).astype(np.float32)
+    out = apply_controls(codes, GenerationConfig(lip_scale=0.5))
+    np.testing.assert_allclose(out[:, 18:], 0.5 * codes[:, 18:], rtol=1e-6)
+    np.testing.assert_array_equal(out[:, :18], codes[:, :18])
+    with pytest.raises(InvalidOptionError, match=r"lip_scale must be in \[0, 2\]"):
+        GenerationConfig(lip_scale=2.5)
+
+
 def test_other_frame_rate(gen, avatar):
     video = gen.generate(avatar, speech_like(1.0), sample_rate=SR, fps=30, paste_back=False)
     assert video.frames.shape[0] == 30 and video.codes.shape == (30, 28)

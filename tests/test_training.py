@@ -12,12 +12,14 @@ from talkinghead.audio.frontend import features_from_audio
 from talkinghead.component import load_module, save_module
 from talkinghead.errors import BundleError
 from talkinghead.lip.model import LipModel
+from talkinghead.motion.layout import CodeLayout
+from talkinghead.motion.stats import lip_spread
 from talkinghead.prior import ARPrior, MotionPrior, SamplingOptions, sample_motion
 from talkinghead.training.ar import train_ar
-from talkinghead.motion.layout import CodeLayout
 from talkinghead.training.augment import CACHE_NAME, augmented_clips, stretch
 from talkinghead.training.data import load_clips
-from talkinghead.training.lip import amplitude_loss, lip_loss, silence_features, speaker_scales, train_audio_lip
+from talkinghead.training.lip import (amplitude_loss, lip_loss, noise_features, normalise_speakers, silence_features,
+                                      train_audio_lip)
 from talkinghead.training.prior import known_mask, motion_loss, train_prior
 from test_prepare import CLIPS, prepared_corpus
 
@@ -86,18 +88,16 @@ def test_augmented_copies_keep_alignment_and_are_built_once(cache, tmp_path):
         np.testing.assert_array_equal(a.codes, b.codes)
 
 
-def test_speaker_scales_bring_every_identity_to_the_median(cache):
+def test_speaker_normalisation_brings_every_identity_to_the_median(cache):
     layout = CodeLayout()
     clips = load_clips(cache, "train", need_audio=True) + load_clips(cache, "val", need_audio=True)
     clips[0].identity = "loud"                            # a second speaker who opens wider
     clips[0].codes[:, layout.lip] *= 1.6
-    scales = speaker_scales(clips, layout)
-    rms = {}
-    for c in clips:
-        lips = c.codes[c.valid][:, layout.lip] * scales[c.identity]
-        rms.setdefault(c.identity, []).append(np.sqrt(np.mean(lips ** 2)))
-    values = [np.mean(v) for v in rms.values()]
-    assert max(values) / min(values) == pytest.approx(1.0, abs=0.02)
+    scales, reference = normalise_speakers(clips, layout)
+    spreads = [lip_spread([np.where(c.valid[:, None], c.codes, np.nan) for c in clips if c.identity == i], layout)
+               for i in ("loud", clips[1].identity)]
+    np.testing.assert_allclose(spreads, reference, rtol=1e-5)
+    assert scales["loud"] < 1 < scales[clips[1].identity]
 
 
 def test_prior_and_ar_train_and_sample(cache, audio_run, tmp_path):
@@ -118,6 +118,14 @@ def test_prior_and_ar_train_and_sample(cache, audio_run, tmp_path):
 
 def test_silence_features_are_those_of_digital_silence():
     np.testing.assert_allclose(silence_features(5), features_from_audio(np.zeros(5 * 640, np.float32)))
+
+
+def test_noise_windows_reach_speech_level():
+    feats = noise_features(75, np.random.default_rng(0))
+    assert feats.shape == (75, 323) and np.isfinite(feats).all()
+    level = feats[:, 320] * 20                       # normalised dBFS: noise alone is the loudest there is
+    assert -30 < np.median(level) < -15
+    np.testing.assert_array_equal(noise_features(75, np.random.default_rng(0)), feats)
 
 
 def test_lip_loss_counts_values_and_velocity_on_kept_frames():

@@ -32,7 +32,7 @@ def _lips(args) -> None:
         torch.set_num_threads(args.threads)
     conditions = None if args.conditions is None else [c.strip() for c in args.conditions.split(",") if c.strip()]
     report = evaluate_lips(args.data, args.models, args.out, split=args.split, clips=args.clips,
-                           basis=args.basis, conditions=conditions, seed=args.seed)
+                           basis=args.basis, conditions=conditions, seed=args.seed, speech=args.speech)
     print(f"{report['clips']} {args.split} clips; lips vs the real speaker's:")
     for name, s in report["conditions"].items():
         print(f"  {name:12s} corr unseen {s['corr_unseen'] or float('nan'):.3f} seen {s['corr_seen'] or float('nan'):.3f}"
@@ -115,6 +115,7 @@ def register(commands, train, evaluate) -> None:
     p.add_argument("--conditions", help="comma-separated robustness conditions (default: all; '' for clean only): "
                                         "noise 10 dB, telephone, pitch +4, pitch -4, speed 0.9, speed 1.1, mp3 8 kHz")
     p.add_argument("--seed", type=int, default=0, help="seed of the perturbations' noise")
+    p.add_argument("--speech", help="also measure the lips on every recording in this folder (no video needed)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.set_defaults(run=_lips)
 

@@ -25,6 +25,7 @@ from ..fileio import atomic_write
 from ..media.audio import load_audio
 from ..motion import MotionBasis
 from ..motion.codes import Neutral
+from ..motion.stats import lip_spread, speaker_scales
 from . import metrics as M
 from .motion import LEVEL, _motion_models
 
@@ -69,9 +70,40 @@ def load_lip_clips(cache: str | Path, split: str = "val", limit: int | None = No
     return clips
 
 
+def reference_spread(cache: str | Path) -> float:
+    """The median train identity's lip spread (motion.stats.lip_spread): the amplitude a lip
+    model trained with speaker normalisation on this cache speaks at."""
+    codes = {}
+    for _, data, meta in prepared_clips(cache, "train"):
+        if "codes" in data:
+            codes.setdefault(meta["identity"], []).append(np.where(data["valid"][:, None], data["codes"], np.nan))
+    spreads = [lip_spread(c) for c in codes.values()]
+    return float(np.median([s for s in spreads if s > 0]))
+
+
 def _heard_energy(data) -> np.ndarray:
     """T dBFS of a prepared clip's audio as the models hear it (after loudness normalisation)."""
     return frame_features(data["mel"], data["energy"], data["pitch"])[:, LEVEL].astype(np.float64) * 20.0
+
+
+def lip_engine(folder: str | Path):
+    """What runs the audio encoder and lip model of a bundle, exported or not, or of a
+    `train audio` run folder (audio/ and lip/ are enough): audio_condition(features), lips(cond)."""
+    from ..bundle import MANIFEST
+
+    if (Path(folder) / MANIFEST).is_file():
+        models = _motion_models(folder)
+        return models.engine() if hasattr(models, "engine") else models
+    from ..audio.encoder import AudioEncoder
+    from ..backends import TorchRuntime
+    from ..component import load_module
+    from ..lip.model import LipModel
+    from ..motion_engine import MotionEngine
+
+    encoder = TorchRuntime(load_module(AudioEncoder, Path(folder) / "audio"), ("features",), ("y",))
+    lip = TorchRuntime(load_module(LipModel, Path(folder) / "lip"), ("audio",), ("lips",))
+    # no prior: only the encoder and the lip model are run
+    return MotionEngine(lambda f: encoder(features=f[None])["y"][0], lambda a: lip(audio=a[None])["lips"][0], None)
 
 
 def predicted_lips(engine, audio: np.ndarray, num_frames: int, speed: float = 1.0) -> np.ndarray:
@@ -104,6 +136,7 @@ def summarise(rows: list[dict], clips: list[LipClip]) -> dict:
     seen = np.array([c.seen for c in clips])
     corr = np.array([r["corr"] for r in rows])
     ratio = np.array([r["std_ratio"] for r in rows])
+    normalised = np.array([r.get("std_ratio_normalised", np.nan) for r in rows])
     low, high = STD_RATIO_GOAL
     outside = [c.id for c, r in zip(clips, ratio) if not low <= r <= high]
 
@@ -116,24 +149,49 @@ def summarise(rows: list[dict], clips: list[LipClip]) -> dict:
             "lag_median": float(np.median([r["lag"] for r in rows])),
             "std_ratio_min": float(np.nanmin(ratio)), "std_ratio_median": float(np.nanmedian(ratio)),
             "std_ratio_max": float(np.nanmax(ratio)), "std_ratio_outside": outside,
+            "std_ratio_normalised_min": mean(np.nanmin(normalised)) if np.isfinite(normalised).any() else None,
+            "std_ratio_normalised_median": mean(np.nanmedian(normalised)) if np.isfinite(normalised).any() else None,
+            "std_ratio_normalised_outside": int(np.sum(np.isfinite(normalised) & ~((normalised >= low) & (normalised <= high)))),
             "silence_closure": mean([r["silence_closure"] for r in rows]),
             "real_silence_closure": mean([r["real_silence_closure"] for r in rows]),
             "bilabial_closure": mean(sum((r["bilabial"] for r in rows), [])),
             "real_bilabial_closure": mean(sum((r["real_bilabial"] for r in rows), []))}
 
 
+SPEECH_SUFFIXES = (".flac", ".wav", ".mp3", ".ogg", ".m4a")
+
+
+def speech_lips(engine, folder: str | Path, basis: MotionBasis) -> list[dict]:
+    """Recordings without video (e.g. ../shared/data/speech): per file, the predicted mouth
+    opening on the basis's mean face: its std, its correlation with the audio's level (lag 0),
+    and its silence closure. A mouth that hardly moves shows as a small std."""
+    mean_face = Neutral(shape=basis.mean_shape, scale=1.0, rotation=np.eye(3), translation=np.zeros(3))
+    rows = []
+    for path in sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in SPEECH_SUFFIXES):
+        audio = load_audio(path)
+        features = features_from_audio(audio)
+        codes = np.zeros((len(features), basis.layout.dim))
+        codes[:, basis.layout.lip] = engine.lips(engine.audio_condition(features))
+        opening = M.mouth_openings(codes, mean_face, basis)
+        energy = features[:, LEVEL].astype(np.float64) * 20.0
+        rows.append({"file": path.name, "seconds": round(len(audio) / 16000, 2), "opening_std": float(np.std(opening)),
+                     "energy_corr": M.lagged_correlations(opening, energy, 0)[0],
+                     "silence_closure": M.silence_closure(opening, energy)})
+    return rows
+
+
 def evaluate_lips(data: str | Path, models_dir: str | Path, out: str | Path, split: str = "val",
                   clips: int | None = None, basis: str | Path | None = None,
-                  conditions: list[str] | None = None, seed: int = 0) -> dict:
-    """Measure every clip clean and under each condition (default: all of CONDITIONS);
-    write out/report.json and out/report.md; returns the report."""
+                  conditions: list[str] | None = None, seed: int = 0, speech: str | Path | None = None) -> dict:
+    """Measure every clip clean and under each condition (default: all of CONDITIONS), and
+    the recordings in `speech` if given; write out/report.json and out/report.md; returns
+    the report."""
     conditions = list(CONDITIONS) if conditions is None else conditions
     unknown = [c for c in conditions if c not in CONDITIONS]
     if unknown:
         raise ValueError(f"unknown condition(s) {unknown}; choose from {list(CONDITIONS)}")
     motion_basis = MotionBasis.load(basis or Path(data) / "motion")
-    models = _motion_models(models_dir)
-    engine = models.engine() if hasattr(models, "engine") else models
+    engine = lip_engine(models_dir)
     lip = motion_basis.layout.lip
     eval_clips = load_lip_clips(data, split, clips)
     per_condition = {name: [] for name in [CLEAN, *conditions]}
@@ -147,12 +205,23 @@ def evaluate_lips(data: str | Path, models_dir: str | Path, out: str | Path, spl
             codes[:, lip] = predicted_lips(engine, heard, len(codes), speed)
             generated = M.mouth_openings(codes, clip.neutral, motion_basis)
             per_condition[name].append(clip_metrics(generated, real, clip.energy, clip.words))
+    # the amplitude ratio against each real speaker brought to the median train speaker's spread
+    reference = reference_spread(data)
+    scales = speaker_scales({i: lip_spread([c.codes for c in eval_clips if c.identity == i])
+                             for i in {c.identity for c in eval_clips}}, reference)
+    for rows in per_condition.values():
+        for clip, r in zip(eval_clips, rows):
+            r["std_ratio_normalised"] = r["std_ratio"] / scales[clip.identity]
     summary = {name: summarise(rows, eval_clips) for name, rows in per_condition.items()}
     for name in conditions:
         summary[name]["corr_drop"] = _drop(summary[CLEAN]["corr_all"], summary[name]["corr_all"])
     report = {"split": split, "clips": len(eval_clips), "models": str(models_dir), "conditions": summary,
               "per_clip": [{"id": c.id, "seen": c.seen, **{k: v for k, v in r.items() if not isinstance(v, list)}}
                            for c, r in zip(eval_clips, per_condition[CLEAN])]}
+    if speech is not None:
+        real_std = [np.nanstd(M.mouth_openings(c.codes, c.neutral, motion_basis)) for c in eval_clips]
+        report["speech"] = {"real_opening_std_median": float(np.median(real_std)),
+                            "files": speech_lips(engine, speech, motion_basis)}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for name, text in (("report.json", json.dumps(report, indent=2) + "\n"), ("report.md", report_markdown(report))):
@@ -170,16 +239,27 @@ def report_markdown(report: dict) -> str:
              "closures as in eval motion (lower = closes), ours / real; drop: clean corr − condition corr (goal ≤ "
              f"{MAX_DROP}).", "",
              "| condition | corr unseen | corr seen | lag | std ratio min / median / max | clips outside | "
-             "silence closure | bilabial closure | drop |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "normalised min / median (outside) | silence closure | bilabial closure | drop |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, s in report["conditions"].items():
         lines.append(f"| {name} | {_f(s['corr_unseen'])} | {_f(s['corr_seen'])} | {s['lag_median']:+.0f} | "
                      f"{_f(s['std_ratio_min'])} / {_f(s['std_ratio_median'])} / {_f(s['std_ratio_max'])} | "
-                     f"{len(s['std_ratio_outside'])} | {_f(s['silence_closure'])} / {_f(s['real_silence_closure'])} | "
+                     f"{len(s['std_ratio_outside'])} | {_f(s['std_ratio_normalised_min'])} / "
+                     f"{_f(s['std_ratio_normalised_median'])} ({s['std_ratio_normalised_outside']}) | {_f(s['silence_closure'])} / {_f(s['real_silence_closure'])} | "
                      f"{_f(s['bilabial_closure'])} / {_f(s['real_bilabial_closure'])} | {_f(s.get('corr_drop'))} |")
-    lines += ["", "## Clean, per clip", "", "| clip | seen | corr | lag | std ratio |", "|---|---|---|---|---|"]
+    lines += ["", "## Clean, per clip", "", "| clip | seen | corr | lag | std ratio | normalised |", "|---|---|---|---|---|---|"]
     for r in report["per_clip"]:
-        lines.append(f"| {r['id']} | {'yes' if r['seen'] else 'no'} | {_f(r['corr'])} | {r['lag']:+d} | {_f(r['std_ratio'])} |")
+        lines.append(f"| {r['id']} | {'yes' if r['seen'] else 'no'} | {_f(r['corr'])} | {r['lag']:+d} | {_f(r['std_ratio'])} | "
+                     f"{_f(r['std_ratio_normalised'])} |")
+    if "speech" in report:
+        reference = report["speech"]["real_opening_std_median"]
+        lines += ["", "## Recordings without video", "",
+                  f"Predicted opening on the mean face; std relative to the real val clips' median opening std "
+                  f"({reference:.4f}); energy corr at lag 0; silence closure.", "",
+                  "| file | s | opening std (× real median) | energy corr | silence closure |", "|---|---|---|---|---|"]
+        for r in report["speech"]["files"]:
+            lines.append(f"| {r['file']} | {r['seconds']:.1f} | {r['opening_std'] / reference:.2f} | "
+                         f"{_f(r['energy_corr'])} | {_f(r['silence_closure'])} |")
     return "\n".join(lines) + "\n"
 
 

@@ -21,6 +21,7 @@ OPTION_HELP = {
     "blink_rate": "blinks per minute (default: natural, the training corpus median)",
     "gaze": f"eye movements: {' | '.join(GAZE_MODES)} (default free)",
     "expression_scale": "brow and cheek expression multiplier (default 1)",
+    "lip_scale": "mouth movement multiplier: 1 = the median training speaker, 0.7 reserved, 1.3 emphatic (default 1)",
     "guidance_scale": "classifier-free guidance on audio, 1 = off (default %(default)s)",
     "steps": "diffusion sampling steps (default %(default)s)",
     "temperature": "sampling noise scale; 0 = the same most likely motion for every seed",

@@ -23,6 +23,9 @@ class GenerationConfig:
     blink_rate: blinks per minute asked of the prior (None = the training corpus median).
     gaze: "free" (sampled eye movements) or "camera" (irises stay where the portrait has them).
     expression_scale: multiplier of the upper-face expression codes (brows, cheeks).
+    lip_scale: how wide this avatar's mouth moves: multiplier of the lip codes, which the lip
+        model gives at the median training speaker's amplitude (0.7 a reserved speaker, 1.3 an
+        emphatic one).
     guidance_scale: classifier-free guidance on audio (1 = off); steps: denoising steps;
     temperature: scales the sampling noise (0 = the most likely motion, same for every seed).
     seed: the first sample's seed, an integer in [0, 2**63); sample k uses seed + k.
@@ -35,6 +38,7 @@ class GenerationConfig:
     blink_rate: float | None = None
     gaze: str = "free"
     expression_scale: float = 1.0
+    lip_scale: float = 1.0
     guidance_scale: float = SamplingOptions.guidance_scale
     steps: int = SamplingOptions.steps
     temperature: float = SamplingOptions.temperature
@@ -52,6 +56,7 @@ class GenerationConfig:
              "None (natural) or blinks per minute in [0, 60], a number"),
             ("gaze", isinstance(self.gaze, str) and self.gaze in GAZE_MODES, f"one of {GAZE_MODES}"),
             ("expression_scale", _real_in(self.expression_scale, 0, 3), "in [0, 3], a number"),
+            ("lip_scale", _real_in(self.lip_scale, 0, 2), "in [0, 2], a number (1 = the median speaker)"),
             ("guidance_scale", _real_in(self.guidance_scale, 0, 10), "in [0, 10], a number (1 = no guidance)"),
             ("steps", is_int(self.steps) and 1 <= self.steps <= 200, "an integer in [1, 200]"),
             ("temperature", _real_in(self.temperature, 0, 3), "in [0, 3], a number"),

@@ -9,13 +9,14 @@ from .config import GenerationConfig
 
 
 def apply_controls(codes: np.ndarray, config: GenerationConfig, layout: CodeLayout = CodeLayout()) -> np.ndarray:
-    """...×28 codes -> codes with motion/expression scaling and gaze lock applied (a copy).
+    """...×28 codes -> codes with motion/expression/lip scaling and gaze lock applied (a copy).
 
     Codes are offsets from the portrait's neutral, so scaling moves motion toward the portrait.
     """
     out = np.array(codes, np.float32)
     out[..., layout.pose] *= config.motion_scale
     out[..., layout.expression] *= config.expression_scale
+    out[..., layout.lip] *= config.lip_scale
     if config.gaze == "camera":
         out[..., layout.gaze] = 0.0  # irises where the portrait has them
     return out

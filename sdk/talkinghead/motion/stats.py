@@ -1,4 +1,4 @@
-"""Statistics of code sequences that people notice: blinks, head-motion speed."""
+"""Statistics of code sequences that people notice: blinks, head-motion speed, lip spread."""
 from __future__ import annotations
 
 import numpy as np
@@ -38,3 +38,22 @@ def pose_speed(codes: np.ndarray, layout: CodeLayout = CodeLayout()) -> float:
     step = rotation_steps(codes, layout)
     step = step[np.isfinite(step)]
     return float(step.mean()) if step.size else 0.0
+
+
+def lip_spread(clips: list[np.ndarray], layout: CodeLayout = CodeLayout()) -> float:
+    """How widely a speaker's lips move: the std of the lip codes about each clip's own mean,
+    pooled over codes, frames and clips (clips: T×D codes each, non-finite frames skipped).
+    About each clip's mean, because an offset is the neutral's error, not movement. 0 when
+    no clip has two finite frames."""
+    moves = []
+    for codes in clips:
+        lips = codes[:, layout.lip]
+        lips = lips[np.isfinite(lips).all(axis=1)].astype(np.float64)
+        if len(lips) > 1:
+            moves.append(lips - lips.mean(0))
+    return float(np.sqrt(np.mean(np.concatenate(moves) ** 2))) if moves else 0.0
+
+
+def speaker_scales(spreads: dict[str, float], reference: float, limits: tuple[float, float] = (0.5, 2.0)) -> dict[str, float]:
+    """identity -> the factor (within `limits`) that brings its lip_spread to `reference`."""
+    return {k: float(np.clip(reference / r, *limits)) if r > 0 else 1.0 for k, r in spreads.items()}

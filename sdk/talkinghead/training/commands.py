@@ -19,7 +19,8 @@ def _audio(args) -> None:
 
     out = train_audio_lip(args.data, args.out, steps=args.steps, batch=args.batch,
                           all_licences=args.all_licences, augment=args.augment,
-                          speaker_norm=not args.no_speaker_norm, seed=args.seed, workers=args.workers)
+                          speaker_norm=not args.no_speaker_norm, amplitude_weight=args.amplitude_weight,
+                          band=args.band or None, seed=args.seed, workers=args.workers)
     print(f"audio encoder and lip model written to {out / 'audio'} and {out / 'lip'}")
 
 
@@ -28,7 +29,8 @@ def _lip(args) -> None:
 
     out = train_audio_lip(args.data, args.out, steps=args.steps, batch=args.batch,
                           all_licences=args.all_licences, freeze_encoder=Path(args.audio), augment=args.augment,
-                          speaker_norm=not args.no_speaker_norm, seed=args.seed, workers=args.workers)
+                          speaker_norm=not args.no_speaker_norm, amplitude_weight=args.amplitude_weight,
+                          seed=args.seed, workers=args.workers)
     print(f"lip model written to {out / 'lip'} (encoder {args.audio} kept frozen)")
 
 
@@ -76,6 +78,8 @@ def _lip_options(p) -> None:
                         "speed; built once into the run folder; default 2, 0: off)")
     p.add_argument("--no-speaker-norm", action="store_true",
                    help="train on each speaker's own lip amplitude instead of the median speaker's")
+    p.add_argument("--amplitude-weight", type=float, default=1.0,
+                   help="weight of the loss on the lips' spread per window (default 1; 0: L1 + velocity only)")
     p.add_argument("--workers", type=int, default=2, help="processes that build the perturbed copies")
 
 
@@ -83,6 +87,8 @@ def register(commands, train, evaluate) -> None:
     p = train.add_parser("audio", help="audio encoder + lip model, trained together on lip codes")
     _common(p, 4000)
     _lip_options(p)
+    p.add_argument("--band", type=int, default=25,
+                   help="frames each side an encoder frame attends to (default 25; 0: the whole window)")
     p.set_defaults(run=_audio)
 
     p = train.add_parser("lip", help="lip model only, on a frozen audio encoder")

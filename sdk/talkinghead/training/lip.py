@@ -3,8 +3,9 @@
 Lip sync needs the most precise audio features, so the encoder learns from the lip loss;
 the diffusion prior later uses the frozen encoder. Loss: L1 on lip codes + L1 on their
 frame-to-frame change (velocity) + the gap between their spreads over each window
-(amplitude). Silence windows (features at the floor, lips at rest =
-codes 0) are mixed in so that silence closes the mouth whatever the corpus does.
+(amplitude). Windows without speech — digital silence, and noise alone (white, pink or
+brown, which loudness normalisation brings up to speech level) — are mixed in with the lips at
+rest (codes 0), so that silence and a noisy room close the mouth whatever the corpus does.
 
 Two things make it hold for voices it never heard. `augment` perturbed copies of every
 clip (training/augment.py: rooms, microphones, noise, codecs, pitch, tempo) teach the encoder
@@ -21,18 +22,30 @@ import numpy as np
 import torch
 
 from ..audio.encoder import AudioEncoder
-from ..audio.frontend import frame_features
-from ..audio.features import MELS_PER_FRAME, N_MELS, SILENCE_DB
+from ..audio.augment import coloured_noise
+from ..audio.frontend import features_from_audio, frame_features
+from ..audio.features import FRAME, MELS_PER_FRAME, N_MELS, SILENCE_DB
 from ..component import load_module, save_module
 from ..lip.model import LipModel
 from ..motion.layout import CodeLayout
+from ..motion.stats import lip_spread, speaker_scales
 from .augment import augmented_clips
 from .common import Run
 from .data import ClipArrays, WindowSampler, load_clips, provenance
 
 WINDOW = 75         # GRID utterances are 3 s
-SILENCE_FRACTION = 0.05
+SILENCE_FRACTION = 0.08  # of windows: without speech (silence or noise alone)
+NOISE_WINDOWS = 64       # noise-only windows drawn once per run
 AMPLITUDE_WEIGHT = 1.0
+# attention reach of a new encoder (frames each side, ±1 s); its windows get layers × band frames
+# of context on each side, so windowed and streamed results are what one pass would give
+BAND = 25
+
+
+def noise_features(length: int, rng: np.random.Generator) -> np.ndarray:
+    """length×323 features of coloured noise alone at a random level (no speech)."""
+    noise = coloured_noise(length * FRAME, rng, slope=float(rng.choice([0.0, 3.0, 6.0])))
+    return features_from_audio((noise * 10 ** (rng.uniform(-50, -20) / 20)).astype(np.float32), length)
 
 
 def silence_features(length: int) -> np.ndarray:
@@ -41,43 +54,52 @@ def silence_features(length: int) -> np.ndarray:
                           np.full(length, SILENCE_DB, np.float32), np.zeros(length, np.float32))
 
 
-def speaker_scales(clips: list[ClipArrays], layout: CodeLayout, limits: tuple[float, float] = (0.5, 2.0)) -> dict[str, float]:
-    """identity -> the factor (within `limits`) that brings the RMS of its lip codes over valid
-    frames to the median identity's."""
-    rms = {}
-    for identity in sorted({c.identity for c in clips}):
-        lips = np.concatenate([c.codes[c.valid][:, layout.lip] for c in clips if c.identity == identity])
-        rms[identity] = float(np.sqrt(np.mean(lips.astype(np.float64) ** 2))) if lips.size else 0.0
-    reference = float(np.median([r for r in rms.values() if r > 0]))
-    return {k: float(np.clip(reference / r, *limits)) if r > 0 else 1.0 for k, r in rms.items()}
+def speaker_spreads(clips: list[ClipArrays], layout: CodeLayout) -> dict[str, float]:
+    """identity -> motion.stats.lip_spread of its clips' valid frames."""
+    return {identity: lip_spread([np.where(c.valid[:, None], c.codes, np.nan) for c in clips if c.identity == identity],
+                                 layout)
+            for identity in sorted({c.identity for c in clips})}
 
 
-def normalise_speakers(clips: list[ClipArrays], layout: CodeLayout) -> dict[str, float]:
-    """Scale every clip's lip codes in place by its identity's speaker_scales factor; returns them."""
-    scales = speaker_scales(clips, layout)
+def normalise_speakers(clips: list[ClipArrays], layout: CodeLayout, reference: float | None = None) -> tuple[dict, float]:
+    """Scale every clip's lip codes in place so that each identity's spread becomes `reference`
+    (default: the median identity's); returns (identity -> factor, reference)."""
+    spreads = speaker_spreads(clips, layout)
+    if reference is None:
+        reference = float(np.median([r for r in spreads.values() if r > 0]))
+    scales = speaker_scales(spreads, reference)
     for c in clips:
         c.codes[:, layout.lip] *= scales[c.identity]
-    return scales
+    return scales, reference
+
+
+def _new_encoder(band: int | None) -> AudioEncoder:
+    """An AudioEncoder attending ±band frames; its windows' context grows to layers × band."""
+    encoder = AudioEncoder(band=band)
+    reach = encoder.config["layers"] * band if band else 0
+    return AudioEncoder(band=band, context=reach) if reach > encoder.context else encoder
 
 
 def train_audio_lip(cache: str | Path, out: str | Path, steps: int = 4000, batch: int = 32,
                     lr: float = 1e-3, all_licences: bool = False, freeze_encoder: Path | None = None,
-                    augment: int = 0, speaker_norm: bool = True, seed: int = 0, progress: bool = True,
-                    workers: int = 2) -> Path:
+                    augment: int = 0, speaker_norm: bool = True, amplitude_weight: float = AMPLITUDE_WEIGHT,
+                    band: int | None = BAND, seed: int = 0, progress: bool = True, workers: int = 2) -> Path:
     """augment: perturbed copies per train clip; speaker_norm: per-identity lip amplitude
-    normalisation of the targets (val clips too, so the val loss measures the same thing)."""
+    normalisation of the targets (val clips too, so the val loss measures the same thing);
+    amplitude_weight: of amplitude_loss (0: L1 and velocity only); band: a new encoder's
+    attention reach in frames (None: the whole window)."""
     torch.manual_seed(seed)
     layout = CodeLayout()
     train = load_clips(cache, "train", shippable_only=not all_licences, need_audio=True)
     val = load_clips(cache, "val", shippable_only=not all_licences, need_audio=True)
-    scales = {}
+    scales, reference = {}, None
     if speaker_norm:
-        scales = normalise_speakers(train, layout)
-        normalise_speakers(val, layout)
+        scales, reference = normalise_speakers(train, layout)
+        normalise_speakers(val, layout, reference)
     copies = augmented_clips(train, augment, seed, out, workers)
     sampler, val_sampler = WindowSampler(train + copies, WINDOW, seed), WindowSampler(val, WINDOW, seed + 1)
 
-    encoder = load_module(AudioEncoder, freeze_encoder) if freeze_encoder else AudioEncoder()
+    encoder = load_module(AudioEncoder, freeze_encoder) if freeze_encoder else _new_encoder(band)
     if not freeze_encoder:
         feats = np.concatenate([c.features[c.valid] for c in train])
         encoder.feature_mean.copy_(torch.from_numpy(feats.mean(0)))
@@ -88,7 +110,9 @@ def train_audio_lip(cache: str | Path, out: str | Path, steps: int = 4000, batch
     run = Run(out)
     modules = {"encoder": encoder, "lip": lip}
     run.resume(modules, optimizer)
-    silence = torch.from_numpy(silence_features(WINDOW))
+    rng = np.random.default_rng(seed)
+    quiet_bank = torch.from_numpy(np.stack([silence_features(WINDOW)]
+                                           + [noise_features(WINDOW, rng) for _ in range(NOISE_WINDOWS)]))
 
     for _ in run.loop(steps, optimizer, lr, "train audio+lip", progress):
         encoder.train(not freeze_encoder)
@@ -97,15 +121,18 @@ def train_audio_lip(cache: str | Path, out: str | Path, steps: int = 4000, batch
         feats, target = torch.from_numpy(feats), torch.from_numpy(codes[..., layout.lip])
         keep = torch.from_numpy(~padding)
         quiet = torch.rand(batch) < SILENCE_FRACTION
-        feats[quiet], target[quiet], keep[quiet] = silence, 0.0, True
+        # half of them digital silence, the rest one of the noise windows
+        pick = torch.where(torch.rand(batch) < 0.5, 0, torch.randint(1, len(quiet_bank), (batch,)))
+        feats[quiet], target[quiet], keep[quiet] = quiet_bank[pick[quiet]], 0.0, True
         pred = lip(encoder(feats))
-        run.optimise(lip_loss(pred, target, keep) + AMPLITUDE_WEIGHT * amplitude_loss(pred, target, keep),
+        run.optimise(lip_loss(pred, target, keep) + amplitude_weight * amplitude_loss(pred, target, keep),
                      optimizer, params)
         if run.step % 250 == 0 or run.step == steps:
             run.log(val=validate(encoder, lip, val_sampler, layout))
             run.save(modules, optimizer)
     info = {**provenance(train, all_licences), "steps": run.step, "final_val_l1": run.history["val"][-1][1],
-            "augmented_copies": augment, "speaker_scales": scales}
+            "augmented_copies": augment, "amplitude_weight": amplitude_weight, "speaker_scales": scales,
+            "speaker_reference_spread": reference}
     save_module(encoder, Path(out) / "audio", "audio", info=info)
     save_module(lip, Path(out) / "lip", "lip", info=info)
     return Path(out)
