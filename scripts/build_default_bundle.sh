@@ -16,7 +16,9 @@ BUNDLE=sdk/talkinghead/bundles/default
 
 talkinghead fetch-models
 talkinghead prepare-data --data "$DATA" --out "$CACHE"
-talkinghead train audio --data "$CACHE" --out "$RUNS/audio" --steps 1200 --all-licences
+# lip sync for unseen voices: 3 perturbed copies of every clip and speaker-normalised targets;
+# the run folder keeps the copies (augmented.npz) for resuming
+talkinghead train audio --data "$CACHE" --out "$RUNS/audio" --steps 3000 --all-licences --augment 3
 talkinghead train prior --data "$CACHE" --audio "$RUNS/audio/audio" --out "$RUNS/prior" --steps 4000
 talkinghead train ar --data "$CACHE" --audio "$RUNS/audio/audio" --out "$RUNS/ar" --steps 2000
 talkinghead train render --data "$CACHE" --out "$RUNS/render" --steps 900 --size 256 --threads 2

@@ -87,8 +87,9 @@ def register(commands, train, evaluate) -> None:
     p = train.add_parser("audio", help="audio encoder + lip model, trained together on lip codes")
     _common(p, 4000)
     _lip_options(p)
-    p.add_argument("--band", type=int, default=25,
-                   help="frames each side an encoder frame attends to (default 25; 0: the whole window)")
+    p.add_argument("--band", type=int, default=0,
+                   help="frames each side an encoder frame attends to (0, the default: the whole window; e.g. 25 "
+                        "makes the encoder local, so windows, streams and shifted inputs match one pass exactly)")
     p.set_defaults(run=_audio)
 
     p = train.add_parser("lip", help="lip model only, on a frozen audio encoder")

@@ -37,9 +37,9 @@ WINDOW = 75         # GRID utterances are 3 s
 SILENCE_FRACTION = 0.08  # of windows: without speech (silence or noise alone)
 NOISE_WINDOWS = 64       # noise-only windows drawn once per run
 AMPLITUDE_WEIGHT = 1.0
-# attention reach of a new encoder (frames each side, ±1 s); its windows get layers × band frames
-# of context on each side, so windowed and streamed results are what one pass would give
-BAND = 25
+# attention reach of a new encoder: None = the whole window (the default bundle's: on the val
+# clips, ±25 frames gave unseen speakers 0.40 correlation against 0.45, 3000 steps each)
+BAND = None
 
 
 def noise_features(length: int, rng: np.random.Generator) -> np.ndarray:
