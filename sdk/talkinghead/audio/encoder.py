@@ -48,7 +48,9 @@ class AudioEncoder(nn.Module):
         blocked = distance > self.band                                             # True = masked
         if key_padding is not None:
             # a padded frame still sees itself: a row with every key masked would be NaN
-            blocked = (blocked[None] | key_padding[:, None, :]) & (distance > 0)[None]  # B×S×S
+            # in arithmetic, not | and &: Core ML's converter has neither for tensors
+            either = blocked[None].float() + key_padding[:, None, :].float()
+            blocked = either * (distance > 0)[None].float() > 0                        # B×S×S
             blocked = blocked.repeat_interleave(self.config["heads"], dim=0)      # B·heads×S×S
         return self.transformer(x, mask=blocked)
 
