@@ -13,6 +13,7 @@ import numpy as np
 
 from ..constants import SAMPLE_RATE, SAMPLES_PER_FRAME
 from ..errors import AudioError
+from .features import fit_length
 from ..media.audio import resample
 from ..media.ffmpeg import ffmpeg_executable, stderr_tail
 
@@ -168,7 +169,7 @@ def _align(reference: np.ndarray, out: np.ndarray, max_shift: int = 4096) -> np.
     lags = np.r_[np.arange(max_shift + 1), np.arange(-max_shift, 0)]   # corr[k]: b lags a by k
     delay = int(lags[np.argmax(np.r_[corr[:max_shift + 1], corr[-max_shift:]])])
     out = out[delay:] if delay >= 0 else np.r_[np.zeros(-delay, np.float32), out]
-    return _fit(out, len(reference))
+    return fit_length(out, len(reference))
 
 
 def _ffmpeg(audio: np.ndarray, filters: list[str]) -> np.ndarray:
@@ -184,7 +185,3 @@ def _run(cmd: list[str], data: bytes) -> bytes:
                          f"{stderr_tail(done.stderr)}")
     return done.stdout
 
-
-def _fit(audio: np.ndarray, length: int) -> np.ndarray:
-    audio = np.asarray(audio, np.float32)
-    return audio[:length] if len(audio) >= length else np.pad(audio, (0, length - len(audio)))

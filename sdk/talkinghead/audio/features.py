@@ -47,7 +47,7 @@ BLOCK_FRAMES = 1500  # video frames (60 s) per block: memory stays flat for hour
 def log_mel(audio: np.ndarray, num_frames: int) -> np.ndarray:
     """audio: N float32 at 16 kHz -> (4·num_frames)×80 log10 mel power (floor 1e-10)."""
     n = MELS_PER_FRAME * num_frames
-    padded = np.pad(_fit_length(audio, n * HOP), (WINDOW // 2, WINDOW // 2))
+    padded = np.pad(fit_length(audio, n * HOP), (WINDOW // 2, WINDOW // 2))
     window = np.hanning(WINDOW).astype(np.float32)
     out = np.empty((n, N_MELS), np.float32)
     for lo in range(0, n, MELS_PER_FRAME * BLOCK_FRAMES):
@@ -61,7 +61,7 @@ def log_mel(audio: np.ndarray, num_frames: int) -> np.ndarray:
 
 def energy_db(audio: np.ndarray, num_frames: int) -> np.ndarray:
     """num_frames RMS level per 40 ms video frame in dBFS, floored at -60 dB."""
-    frames = _fit_length(audio, num_frames * FRAME).reshape(num_frames, FRAME)
+    frames = fit_length(audio, num_frames * FRAME).reshape(num_frames, FRAME)
     rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
     return np.maximum(20 * np.log10(np.maximum(rms, 1e-12)), SILENCE_DB).astype(np.float32)
 
@@ -74,7 +74,7 @@ def pitch_hz(audio: np.ndarray, num_frames: int, voicing: float = 0.5) -> np.nda
     silence floor), in blocks of BLOCK_FRAMES frames. Nothing here depends on the level
     above the floor: the front end decides after loudness normalisation which frames are
     loud enough to count as voiced."""
-    audio = _fit_length(audio, num_frames * FRAME)
+    audio = fit_length(audio, num_frames * FRAME)
     loud = energy_db(audio, num_frames) > AUDIBLE_DB
     out = np.zeros(num_frames, np.float32)
     for lo in range(0, num_frames, BLOCK_FRAMES):
@@ -123,6 +123,7 @@ def _pitch_block(x: np.ndarray, num_frames: int, loud: np.ndarray, voicing: floa
     return np.where((mid > voicing) & loud, SAMPLE_RATE / lag, 0.0).astype(np.float32)
 
 
-def _fit_length(audio: np.ndarray, n: int) -> np.ndarray:
+def fit_length(audio: np.ndarray, n: int) -> np.ndarray:
+    """float32 `audio` cut or zero-padded at the end to `n` samples."""
     audio = np.asarray(audio, dtype=np.float32)
     return audio[:n] if len(audio) >= n else np.pad(audio, (0, n - len(audio)))

@@ -22,10 +22,11 @@ from ..data.cache import prepared_clips
 from ..data.prepare import load_neutral
 from ..errors import DataError
 from ..fileio import atomic_write
-from ..media.audio import load_audio
+from ..constants import SAMPLE_RATE
+from ..media.audio import FFMPEG_FORMATS, SOUNDFILE_FORMATS, load_audio
 from ..motion import MotionBasis
 from ..motion.codes import Neutral
-from ..motion.stats import lip_spread, speaker_scales
+from ..motion.stats import speaker_scales, speaker_spreads
 from . import metrics as M
 from .motion import LEVEL, _motion_models
 
@@ -46,9 +47,18 @@ class LipClip:
     words: list | None       # GRID word alignment in frames
 
 
-def load_lip_clips(cache: str | Path, split: str = "val", limit: int | None = None) -> list[LipClip]:
-    """Clips of `split` with audio and codes, in id order; `seen` marks identities with train clips."""
-    seen = {meta["identity"] for _, _, meta in prepared_clips(cache, "train")}
+def train_speakers(cache: str | Path) -> dict[str, float]:
+    """identity -> lip spread (motion.stats.lip_spread) of the cache's train speakers."""
+    return speaker_spreads((meta["identity"], np.where(data["valid"][:, None], data["codes"], np.nan))
+                           for _, data, meta in prepared_clips(cache, "train") if "codes" in data)
+
+
+def load_lip_clips(cache: str | Path, split: str = "val", limit: int | None = None,
+                   seen: set[str] | None = None) -> list[LipClip]:
+    """Clips of `split` with audio and codes, in id order; `seen` marks identities with train
+    clips (default: read from the cache)."""
+    if seen is None:
+        seen = {meta["identity"] for _, _, meta in prepared_clips(cache, "train")}
     clips = []
     for _, data, meta in prepared_clips(cache, split):
         if not meta["has_audio"] or "codes" not in data:
@@ -68,17 +78,6 @@ def load_lip_clips(cache: str | Path, split: str = "val", limit: int | None = No
     if not clips:
         raise DataError(f"no {split} clips with audio and motion codes in {cache}: run `talkinghead prepare-data` first.")
     return clips
-
-
-def reference_spread(cache: str | Path) -> float:
-    """The median train identity's lip spread (motion.stats.lip_spread): the amplitude a lip
-    model trained with speaker normalisation on this cache speaks at."""
-    codes = {}
-    for _, data, meta in prepared_clips(cache, "train"):
-        if "codes" in data:
-            codes.setdefault(meta["identity"], []).append(np.where(data["valid"][:, None], data["codes"], np.nan))
-    spreads = [lip_spread(c) for c in codes.values()]
-    return float(np.median([s for s in spreads if s > 0]))
 
 
 def _heard_energy(data) -> np.ndarray:
@@ -140,25 +139,22 @@ def summarise(rows: list[dict], clips: list[LipClip]) -> dict:
     low, high = STD_RATIO_GOAL
     outside = [c.id for c, r in zip(clips, ratio) if not low <= r <= high]
 
-    def mean(values):
+    def finite(values, reduce=np.nanmean):
         values = np.asarray(values, np.float64)
-        return float(np.nanmean(values)) if np.isfinite(values).any() else None
+        return float(reduce(values)) if np.isfinite(values).any() else None
 
-    return {"corr_unseen": mean(corr[~seen]), "corr_seen": mean(corr[seen]), "corr_all": mean(corr),
+    return {"corr_unseen": finite(corr[~seen]), "corr_seen": finite(corr[seen]), "corr_all": finite(corr),
             "clips_unseen": int((~seen).sum()), "clips_seen": int(seen.sum()),
             "lag_median": float(np.median([r["lag"] for r in rows])),
             "std_ratio_min": float(np.nanmin(ratio)), "std_ratio_median": float(np.nanmedian(ratio)),
             "std_ratio_max": float(np.nanmax(ratio)), "std_ratio_outside": outside,
-            "std_ratio_normalised_min": mean(np.nanmin(normalised)) if np.isfinite(normalised).any() else None,
-            "std_ratio_normalised_median": mean(np.nanmedian(normalised)) if np.isfinite(normalised).any() else None,
+            "std_ratio_normalised_min": finite(normalised, np.nanmin),
+            "std_ratio_normalised_median": finite(normalised, np.nanmedian),
             "std_ratio_normalised_outside": int(np.sum(np.isfinite(normalised) & ~((normalised >= low) & (normalised <= high)))),
-            "silence_closure": mean([r["silence_closure"] for r in rows]),
-            "real_silence_closure": mean([r["real_silence_closure"] for r in rows]),
-            "bilabial_closure": mean(sum((r["bilabial"] for r in rows), [])),
-            "real_bilabial_closure": mean(sum((r["real_bilabial"] for r in rows), []))}
-
-
-SPEECH_SUFFIXES = (".flac", ".wav", ".mp3", ".ogg", ".m4a")
+            "silence_closure": finite([r["silence_closure"] for r in rows]),
+            "real_silence_closure": finite([r["real_silence_closure"] for r in rows]),
+            "bilabial_closure": finite(sum((r["bilabial"] for r in rows), [])),
+            "real_bilabial_closure": finite(sum((r["real_bilabial"] for r in rows), []))}
 
 
 def speech_lips(engine, folder: str | Path, basis: MotionBasis) -> list[dict]:
@@ -167,14 +163,15 @@ def speech_lips(engine, folder: str | Path, basis: MotionBasis) -> list[dict]:
     and its silence closure. A mouth that hardly moves shows as a small std."""
     mean_face = Neutral(shape=basis.mean_shape, scale=1.0, rotation=np.eye(3), translation=np.zeros(3))
     rows = []
-    for path in sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in SPEECH_SUFFIXES):
+    readable = SOUNDFILE_FORMATS + FFMPEG_FORMATS
+    for path in sorted(p for p in Path(folder).iterdir() if p.suffix.lower().lstrip(".") in readable):
         audio = load_audio(path)
         features = features_from_audio(audio)
         codes = np.zeros((len(features), basis.layout.dim))
         codes[:, basis.layout.lip] = engine.lips(engine.audio_condition(features))
         opening = M.mouth_openings(codes, mean_face, basis)
         energy = features[:, LEVEL].astype(np.float64) * 20.0
-        rows.append({"file": path.name, "seconds": round(len(audio) / 16000, 2), "opening_std": float(np.std(opening)),
+        rows.append({"file": path.name, "seconds": round(len(audio) / SAMPLE_RATE, 2), "opening_std": float(np.std(opening)),
                      "energy_corr": M.lagged_correlations(opening, energy, 0)[0],
                      "silence_closure": M.silence_closure(opening, energy)})
     return rows
@@ -193,11 +190,14 @@ def evaluate_lips(data: str | Path, models_dir: str | Path, out: str | Path, spl
     motion_basis = MotionBasis.load(basis or Path(data) / "motion")
     engine = lip_engine(models_dir)
     lip = motion_basis.layout.lip
-    eval_clips = load_lip_clips(data, split, clips)
+    train = train_speakers(data)
+    eval_clips = load_lip_clips(data, split, clips, seen=set(train))
     per_condition = {name: [] for name in [CLEAN, *conditions]}
+    real_std = []
     for index, clip in enumerate(eval_clips):
         audio = load_audio(clip.audio)
         real = M.mouth_openings(clip.codes, clip.neutral, motion_basis)
+        real_std.append(np.nanstd(real))
         for k, name in enumerate(per_condition):
             perturb, speed = (lambda a, rng: a, 1.0) if name == CLEAN else CONDITIONS[name]
             heard = perturb(audio, np.random.default_rng([seed, index, k]))
@@ -205,10 +205,10 @@ def evaluate_lips(data: str | Path, models_dir: str | Path, out: str | Path, spl
             codes[:, lip] = predicted_lips(engine, heard, len(codes), speed)
             generated = M.mouth_openings(codes, clip.neutral, motion_basis)
             per_condition[name].append(clip_metrics(generated, real, clip.energy, clip.words))
-    # the amplitude ratio against each real speaker brought to the median train speaker's spread
-    reference = reference_spread(data)
-    scales = speaker_scales({i: lip_spread([c.codes for c in eval_clips if c.identity == i])
-                             for i in {c.identity for c in eval_clips}}, reference)
+    # the amplitude ratio against each real speaker brought to the median train speaker's
+    # spread: what a lip model trained with speaker normalisation on this cache speaks at
+    reference = float(np.median([s for s in train.values() if s > 0]))
+    scales = speaker_scales(speaker_spreads((c.identity, c.codes) for c in eval_clips), reference)
     for rows in per_condition.values():
         for clip, r in zip(eval_clips, rows):
             r["std_ratio_normalised"] = r["std_ratio"] / scales[clip.identity]
@@ -219,7 +219,6 @@ def evaluate_lips(data: str | Path, models_dir: str | Path, out: str | Path, spl
               "per_clip": [{"id": c.id, "seen": c.seen, **{k: v for k, v in r.items() if not isinstance(v, list)}}
                            for c, r in zip(eval_clips, per_condition[CLEAN])]}
     if speech is not None:
-        real_std = [np.nanstd(M.mouth_openings(c.codes, c.neutral, motion_basis)) for c in eval_clips]
         report["speech"] = {"real_opening_std_median": float(np.median(real_std)),
                             "files": speech_lips(engine, speech, motion_basis)}
     out = Path(out)

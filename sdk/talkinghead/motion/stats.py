@@ -54,6 +54,14 @@ def lip_spread(clips: list[np.ndarray], layout: CodeLayout = CodeLayout()) -> fl
     return float(np.sqrt(np.mean(np.concatenate(moves) ** 2))) if moves else 0.0
 
 
+def speaker_spreads(clips, layout: CodeLayout = CodeLayout()) -> dict[str, float]:
+    """(identity, T×D codes) pairs -> identity -> lip_spread of that identity's clips."""
+    by_identity: dict[str, list[np.ndarray]] = {}
+    for identity, codes in clips:
+        by_identity.setdefault(identity, []).append(codes)
+    return {identity: lip_spread(codes, layout) for identity, codes in sorted(by_identity.items())}
+
+
 def speaker_scales(spreads: dict[str, float], reference: float, limits: tuple[float, float] = (0.5, 2.0)) -> dict[str, float]:
     """identity -> the factor (within `limits`) that brings its lip_spread to `reference`."""
     return {k: float(np.clip(reference / r, *limits)) if r > 0 else 1.0 for k, r in spreads.items()}

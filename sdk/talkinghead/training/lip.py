@@ -28,7 +28,7 @@ from ..audio.features import FRAME, MELS_PER_FRAME, N_MELS, SILENCE_DB
 from ..component import load_module, save_module
 from ..lip.model import LipModel
 from ..motion.layout import CodeLayout
-from ..motion.stats import lip_spread, speaker_scales
+from ..motion.stats import speaker_scales, speaker_spreads
 from .augment import augmented_clips
 from .common import Run
 from .data import ClipArrays, WindowSampler, load_clips, provenance
@@ -54,17 +54,10 @@ def silence_features(length: int) -> np.ndarray:
                           np.full(length, SILENCE_DB, np.float32), np.zeros(length, np.float32))
 
 
-def speaker_spreads(clips: list[ClipArrays], layout: CodeLayout) -> dict[str, float]:
-    """identity -> motion.stats.lip_spread of its clips' valid frames."""
-    return {identity: lip_spread([np.where(c.valid[:, None], c.codes, np.nan) for c in clips if c.identity == identity],
-                                 layout)
-            for identity in sorted({c.identity for c in clips})}
-
-
 def normalise_speakers(clips: list[ClipArrays], layout: CodeLayout, reference: float | None = None) -> tuple[dict, float]:
     """Scale every clip's lip codes in place so that each identity's spread becomes `reference`
     (default: the median identity's); returns (identity -> factor, reference)."""
-    spreads = speaker_spreads(clips, layout)
+    spreads = speaker_spreads(((c.identity, np.where(c.valid[:, None], c.codes, np.nan)) for c in clips), layout)
     if reference is None:
         reference = float(np.median([r for r in spreads.values() if r > 0]))
     scales = speaker_scales(spreads, reference)
