@@ -21,3 +21,8 @@ def prepared_clips(cache: str | Path, split: str, shippable_only: bool = False) 
             meta = json.loads(str(data["meta"]))
             if meta["split"] == split and (is_shippable(meta["licence"]) or not shippable_only):
                 yield path, data, meta
+
+
+def observed_codes(codes: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """T×D motion codes with NaN rows where no face was fitted (valid: T bool)."""
+    return np.where(valid[:, None], codes, np.nan)

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..audio.augment import CONDITIONS
 from ..audio.frontend import features_from_audio, frame_features
-from ..data.cache import prepared_clips
+from ..data.cache import observed_codes, prepared_clips
 from ..data.prepare import load_neutral
 from ..errors import DataError
 from ..fileio import atomic_write
@@ -49,7 +49,7 @@ class LipClip:
 
 def train_speakers(cache: str | Path) -> dict[str, float]:
     """identity -> lip spread (motion.stats.lip_spread) of the cache's train speakers."""
-    return speaker_spreads((meta["identity"], np.where(data["valid"][:, None], data["codes"], np.nan))
+    return speaker_spreads((meta["identity"], observed_codes(data["codes"], data["valid"]))
                            for _, data, meta in prepared_clips(cache, "train") if "codes" in data)
 
 
@@ -67,8 +67,7 @@ def load_lip_clips(cache: str | Path, split: str = "val", limit: int | None = No
         if not audio.is_file():
             raise DataError(f"clip {meta['id']}'s recording {audio} is missing: eval lips decodes each clip's "
                             "audio again; run it from the folder prepare-data ran in (paths are relative to it).")
-        codes = data["codes"].astype(np.float64)
-        codes[~data["valid"]] = np.nan
+        codes = observed_codes(data["codes"], data["valid"]).astype(np.float64)
         align = Path(meta["video"]).with_suffix(".align")
         clips.append(LipClip(meta["id"], meta["identity"], meta["identity"] in seen, codes, load_neutral(data),
                              audio, _heard_energy(data),

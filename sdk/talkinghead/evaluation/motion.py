@@ -18,7 +18,7 @@ import numpy as np
 
 from ..audio.features import MELS_PER_FRAME, N_MELS
 from ..audio.frontend import frame_features
-from ..data.cache import prepared_clips
+from ..data.cache import observed_codes, prepared_clips
 from ..data.prepare import load_neutral
 from ..errors import DataError
 from ..motion import MotionBasis
@@ -48,8 +48,7 @@ def load_eval_clips(cache: str | Path, split: str = "val", limit: int | None = N
     for _, data, meta in prepared_clips(cache, split):
         if not meta["has_audio"] or "codes" not in data:
             continue
-        codes = data["codes"].astype(np.float64)
-        codes[~data["valid"]] = np.nan
+        codes = observed_codes(data["codes"], data["valid"]).astype(np.float64)
         align = Path(meta["video"]).with_suffix(".align")
         features = frame_features(data["mel"], data["energy"], data["pitch"])
         energy = features[:, LEVEL].astype(np.float64) * 20.0

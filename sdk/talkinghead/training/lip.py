@@ -26,6 +26,7 @@ from ..audio.augment import coloured_noise
 from ..audio.frontend import features_from_audio, frame_features
 from ..audio.features import FRAME, MELS_PER_FRAME, N_MELS, SILENCE_DB
 from ..component import load_module, save_module
+from ..data.cache import observed_codes
 from ..lip.model import LipModel
 from ..motion.layout import CodeLayout
 from ..motion.stats import speaker_scales, speaker_spreads
@@ -57,7 +58,7 @@ def silence_features(length: int) -> np.ndarray:
 def normalise_speakers(clips: list[ClipArrays], layout: CodeLayout, reference: float | None = None) -> tuple[dict, float]:
     """Scale every clip's lip codes in place so that each identity's spread becomes `reference`
     (default: the median identity's); returns (identity -> factor, reference)."""
-    spreads = speaker_spreads(((c.identity, np.where(c.valid[:, None], c.codes, np.nan)) for c in clips), layout)
+    spreads = speaker_spreads(((c.identity, observed_codes(c.codes, c.valid)) for c in clips), layout)
     if reference is None:
         reference = float(np.median([r for r in spreads.values() if r > 0]))
     scales = speaker_scales(spreads, reference)
