@@ -2,7 +2,8 @@
 
 Per frame: thin-plate backward flow (flow.py), eye edits on the backward map (eyes.py),
 one fused pass resampling the source crop and blending the mouth fill (regions.py,
-kernels.warp_composite), the learned refinement (refine_runtime.py: a RefineRuntime on any
+kernels.warp_composite), the mouth generator's lips and mouth interior blended over it
+(mouth_runtime.py, when the bundle has one), the learned refinement (refine_runtime.py: a RefineRuntime on any
 backend) added in one gated pass, then paste-back (paste.py, kernels.paste). numpy, OpenCV and
 the C++ kernels only: torch is imported only when the refinement is a torch RefineNet.
 """
@@ -21,10 +22,12 @@ from ..face import topology as topo
 from ..kernels.warp_composite import add_gated_residual, warp_composite
 from .avatar import Avatar, make_avatar
 from .eyes import edit_eyes
+from .mouth_runtime import MouthRuntime
 from .refine_runtime import RefineRuntime
 from .regions import mouth_layer
 
-if TYPE_CHECKING:  # a torch module: refine_net is imported only when one is given
+if TYPE_CHECKING:  # torch modules: imported only when one is given
+    from .mouth_net import MouthNet
     from .refine_net import RefineNet
 
 FLOW_SCALE = 4.0  # flow channels given to the net: displacement / crop side × this
@@ -49,19 +52,24 @@ class Warped:
 
 class Renderer:
     """refine: a RefineRuntime (any backend), a RefineNet (run on torch), or None (warp only);
-    `self.refine` is then a RefineRuntime or None. crop_size: 256 (fast) or 512 (quality).
-    num_threads caps the C++ kernels' threads (None: one per hardware thread). Stateless per
-    frame: one Renderer serves several threads."""
+    `self.refine` is then a RefineRuntime or None. mouth: the mouth generator, a MouthRuntime
+    or a MouthNet (run on torch), or None (the warp's mouth fill alone). crop_size: 256 (fast)
+    or 512 (quality). num_threads caps the C++ kernels' threads (None: one per hardware
+    thread). Stateless per frame: one Renderer serves several threads."""
 
     def __init__(self, refine: RefineRuntime | RefineNet | None = None, crop_size: int = 512,
-                 num_threads: int | None = None):
+                 num_threads: int | None = None, mouth: MouthRuntime | MouthNet | None = None):
         if crop_size not in CROP_SIZES:
             raise ValueError(f"crop_size must be one of {CROP_SIZES}; got {crop_size}")
         if refine is not None and not isinstance(refine, RefineRuntime):  # a torch module
             from .refine_net import refine_for_backend
 
             refine = refine_for_backend(refine, "torch")
-        self.refine = refine
+        if mouth is not None and not isinstance(mouth, MouthRuntime):
+            from .mouth_net import mouth_for_backend
+
+            mouth = mouth_for_backend(mouth, "torch")
+        self.refine, self.mouth = refine, mouth
         self.crop_size, self.num_threads = crop_size, num_threads
 
     @classmethod
@@ -112,7 +120,8 @@ class Renderer:
         return target
 
     def warp(self, avatar: Avatar, target: np.ndarray) -> Warped:
-        """Geometry only: flow, eyes, then one fused pass: resample + mouth fill. target: 478×2 crop pixels."""
+        """Flow, eyes, then one fused pass: resample + mouth fill; then the mouth generator's
+        lips and interior, if there is one. target: 478×2 crop pixels."""
         coords = avatar.flow(target, self.num_threads)  # S×S×2
         eyes = edit_eyes(coords, avatar.crop_mesh, target)
         np.clip(coords, 0, avatar.size - 1, out=coords)  # extreme poses stretch the edge, never wrap
@@ -124,6 +133,8 @@ class Renderer:
             mouth[y0:y1, x0:x1] = alpha
             overlay = (x0, y0, colour, alpha)
         crop = warp_composite(avatar.crop, coords, overlay, self.num_threads)  # S×S×3 uint8
+        if self.mouth is not None:
+            crop = self.mouth.draw(crop, target, avatar.crop, avatar.crop_mesh)
         return Warped(crop, coords, mouth, eyes, target)
 
     def refine_crop(self, avatar: Avatar, warped: Warped) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""CLI: `talkinghead train audio|lip|prior|ar|render` (registered by cli.py)."""
+"""CLI: `talkinghead train audio|lip|prior|ar|render|mouth` (registered by cli.py)."""
 from __future__ import annotations
 
 import argparse
@@ -57,6 +57,16 @@ def _render(args) -> None:
     shape = {k: getattr(args, k) for k in ("widths", "window") if getattr(args, k) is not None}
     summary = train_render(args.data, args.out, steps=args.steps, size=args.size, threads=args.threads,
                            save_every=args.save_every, all_licences=args.all_licences, **shape, **weights)
+    print(json.dumps(summary, indent=2))
+
+
+def _mouth(args) -> None:
+    from .mouth import train_mouth
+
+    options = {k: getattr(args, k) for k in ("widths", "perceptual_weight", "adversarial_weight")
+               if getattr(args, k) is not None}
+    summary = train_mouth(args.data, args.out, steps=args.steps, threads=args.threads, save_every=args.save_every,
+                          shippable_only=args.shippable_only, seed=args.seed, **options)
     print(json.dumps(summary, indent=2))
 
 
@@ -130,3 +140,20 @@ def register(commands, train, evaluate) -> None:
                    help="also train on rows whose licence does not let the weights ship (and clips "
                         "without a manifest: your own)")
     p.set_defaults(run=_render)
+
+    # defaults (the shipped recipe) live in training/mouth.py, for the same reason
+    p = train.add_parser("mouth", help="train the renderer's mouth generator (lips, teeth, tongue) by "
+                                       "self-reenactment on every train identity")
+    p.add_argument("--data", required=True, help="cache written by prepare-data")
+    p.add_argument("--out", required=True, help="run folder: checkpoints, loss.png, and the mouth component "
+                                                "in OUT/mouth (resumable)")
+    p.add_argument("--steps", type=int, default=6000, help="total optimiser steps (default 6000)")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--widths", type=_widths, help="generator channels per U-Net level (default 16,32,64,128)")
+    p.add_argument("--perceptual-weight", type=float, help="weight of the face-mesh feature loss (0: off)")
+    p.add_argument("--adversarial-weight", type=float, help="weight of the patch discriminator's loss (0: off)")
+    p.add_argument("--save-every", type=int, default=100, help="checkpoint interval in steps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--shippable-only", action="store_true",
+                   help="only train rows whose licence lets the weights ship (GRID: one studio, few faces)")
+    p.set_defaults(run=_mouth)

@@ -14,6 +14,7 @@ from ..media.image import save_image
 from ..plotting import line_panels
 
 CHECKPOINT = "checkpoint.pt"
+Optimizers = torch.optim.Optimizer | dict[str, torch.optim.Optimizer]
 
 
 class Run:
@@ -28,24 +29,30 @@ class Run:
         self.seconds = 0.0  # training time over every session of this run
         self._started = time.time()
 
-    def resume(self, modules: dict[str, torch.nn.Module], optimizer: torch.optim.Optimizer) -> int:
-        """Load the last checkpoint if there is one; returns the step to continue from."""
+    def resume(self, modules: dict[str, torch.nn.Module], optimizer: Optimizers) -> int:
+        """Load the last checkpoint if there is one; returns the step to continue from.
+        optimizer: one optimiser, or a dict of them (a generator's and its discriminator's)."""
         path = self.out / CHECKPOINT
         if path.is_file():
             state = torch.load(path, weights_only=True)
             for name, module in modules.items():
                 module.load_state_dict(state["modules"][name])
-            optimizer.load_state_dict(state["optimizer"])
+            if isinstance(optimizer, dict):
+                for name, opt in optimizer.items():
+                    opt.load_state_dict(state["optimizer"][name])
+            else:
+                optimizer.load_state_dict(state["optimizer"])
             self.step = int(state["step"])
             self.history = {k: [tuple(p) for p in v] for k, v in json.loads(state["history"]).items()}
             self.seconds = float(state.get("seconds", 0.0))
         return self.step
 
-    def save(self, modules: dict[str, torch.nn.Module], optimizer: torch.optim.Optimizer) -> None:
+    def save(self, modules: dict[str, torch.nn.Module], optimizer: Optimizers) -> None:
         now = time.time()
         self.seconds, self._started = self.seconds + now - self._started, now
         state = {"modules": {k: m.state_dict() for k, m in modules.items()},
-                 "optimizer": optimizer.state_dict(), "step": self.step, "history": json.dumps(self.history),
+                 "optimizer": ({k: o.state_dict() for k, o in optimizer.items()} if isinstance(optimizer, dict)
+                               else optimizer.state_dict()), "step": self.step, "history": json.dumps(self.history),
                  "seconds": self.seconds}
         atomic_write(self.out / CHECKPOINT, lambda p: torch.save(state, p))
         self.write_curve()

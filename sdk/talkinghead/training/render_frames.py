@@ -59,7 +59,7 @@ def build_frames(data: str | Path, out: str | Path, size: int, k: int = FRAMES_P
     out.mkdir(parents=True, exist_ok=True)
     frames = np.lib.format.open_memmap(out / "frames.npy.part", "w+", np.uint8, (len(clips), k, size, size, 3))
     meshes = np.zeros((len(clips), k, topo.NUM_POINTS, 2), np.float32)
-    ids, sources, licences = [], set(), set()
+    ids, identities, sources, licences = [], [], set(), set()
     for c, path in enumerate(tqdm(clips, desc="train frames", unit="clip")):
         with np.load(path) as z:
             mesh, valid, meta = z["mesh"], z["valid"].astype(bool), json.loads(str(z["meta"]))
@@ -72,12 +72,13 @@ def build_frames(data: str | Path, out: str | Path, size: int, k: int = FRAMES_P
                                           borderMode=cv2.BORDER_REPLICATE)
             meshes[c, n] = mesh[i, :, :2] @ matrix[:, :2].T + matrix[:, 2]
         ids.append(meta["id"])
+        identities.append(meta["identity"])
         sources.add(meta["source"])
         licences.add(meta["licence"])
     frames.flush()
     del frames
     (out / "frames.npy.part").rename(out / "frames.npy")
     np.save(out / "meshes.npy", meshes)
-    info = {"clips": ids, "size": size, "frames_per_clip": k, "sources": sorted(sources), "licences": sorted(licences)}
+    info = {"clips": ids, "identities": identities, "size": size, "frames_per_clip": k, "sources": sorted(sources), "licences": sorted(licences)}
     index.write_text(json.dumps(info, indent=1))
     return info
