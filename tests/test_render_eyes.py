@@ -7,6 +7,7 @@ import torch
 
 from talkinghead.face import topology as topo
 from talkinghead.motion import compose, fit
+from talkinghead.motion.stats import BLINK_ON
 from talkinghead.render import RefineNet, Renderer, make_avatar
 from talkinghead.render.eyes import CLOSED_AT, OPEN_AT, rendered_opening
 from talkinghead.render.renderer import hold_mouth_colour, refine_gate
@@ -45,6 +46,16 @@ def test_rendered_opening_closes_what_the_tracker_sees_as_a_blink():
     assert abs(rendered_opening(OPEN_AT) - OPEN_AT) < 1e-9  # continuous where it joins
 
 
+def test_the_opening_is_calibrated_on_the_real_blink_depth():
+    """Real blinks fitted by the codes peak at 0.45-0.75 and a drawn lid reads back compressed:
+    a code of 0.5 (opening 0.5) is drawn shut, one at the detector's threshold mostly shut, a small
+    code (0.1) as it is."""
+    assert rendered_opening(0.5) == 0.0
+    assert rendered_opening(1 - 0.45) < 0.15
+    assert rendered_opening(1 - BLINK_ON) < 0.45
+    assert rendered_opening(0.9) == pytest.approx(0.9)
+
+
 def test_open_eyes_are_left_as_they_are(avatar, basis):
     renderer = Renderer(None, SIZE)
     mesh = compose(avatar.neutral, _eye_codes(basis), basis)[0]
@@ -65,6 +76,32 @@ def test_a_closed_eye_covers_the_iris_with_its_lid(avatar, basis):
         assert before < 80         # the portrait's iris is dark (about 60) ...
         assert after > before + 50  # ... and the closed lid drawn over it is skin (130-160)
     assert warped.eyes.max() < 0.05  # no opening left
+
+
+def _iris_pixels(crop: np.ndarray, centre: np.ndarray, radius: float, dark: float) -> int:
+    """Pixels of the disc (0.8 of the iris radius) darker than `dark` (mean RGB)."""
+    ys, xs = np.mgrid[:crop.shape[0], :crop.shape[1]]
+    disc = np.hypot(xs - centre[0], ys - centre[1]) < 0.8 * radius
+    return int((crop[disc].mean(-1) < dark).sum())
+
+
+@pytest.mark.parametrize("inset", [0.0, 0.04])
+def test_code_one_leaves_no_iris_between_the_lids(example_image, example_face, basis, inset):
+    """Blink code 1: no iris pixel shows, also where the tracked upper lid sits `inset` eye widths
+    inside the visible eye (as the tracker puts it on paintings and wide eyes)."""
+    mesh = example_face.mesh.copy()
+    for (outer, inner), upper in ((topo.RIGHT_EYE_CORNERS, topo.RIGHT_EYE_UPPER),
+                                  (topo.LEFT_EYE_CORNERS, topo.LEFT_EYE_UPPER)):
+        mesh[list(upper), 1] += inset * np.linalg.norm(mesh[inner, :2] - mesh[outer, :2])
+    avatar = Renderer(None, SIZE).prepare(example_image, face=type(example_face)(
+        mesh=mesh, roi=example_face.roi, score=example_face.score), basis=basis)
+    renderer = Renderer(None, SIZE)
+    target = renderer.target_in_crop(avatar, compose(avatar.neutral, _eye_codes(basis, blink=1.0), basis)[0])
+    crop = renderer.warp(avatar, target).crop
+    for iris in (topo.RIGHT_IRIS, topo.LEFT_IRIS):
+        centre, radius = _iris_disc(avatar.crop_mesh, iris)
+        assert _iris_pixels(avatar.crop, centre, radius, 80) > 0.5 * np.pi * (0.8 * radius) ** 2  # a dark iris ...
+        assert _iris_pixels(crop, centre, radius, 80) == 0  # ... covered by skin
 
 
 def test_a_rendered_blink_is_seen_by_the_face_tracker(avatar, basis, analyzer):

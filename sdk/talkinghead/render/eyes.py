@@ -13,9 +13,15 @@ by the similarity through the eye corners):
 
 then blended into the thin-plate map with a feathered weight, so the face around stays smooth.
 
-The face tracker never sees a fully closed eye: at its closest, a real blink still measures
-15-48 % of the open lid gap (10th-90th percentile of 1491 blinks in the prepared clips, median
-25 %). `rendered_opening` maps a tracked opening onto the opening that is drawn.
+The face tracker never sees a fully closed eye: fitted by our codes, real blinks peak at
+0.45-0.75 (code 1 - tracked opening / open opening), and drawn lids read back compressed the same
+way (a lid drawn half closed reads about 0.2). `rendered_opening` maps a tracked opening onto the
+opening that is drawn, calibrated on the tracker: a code of 0.5 or more (real blink depth) is drawn
+closed over the iris, a code at the blink detector's 0.35 is drawn about two thirds closed (it
+reads back at about 0.35), codes under 0.1 are drawn as they are. A tracked upper lid often sits
+a little inside the visible eye (paintings, wide eyes); so that the closed lid covers the eyeball
+there too, the lid skin of a closing eye is sampled from up to LID_LIFT eye widths higher, the lash
+band squeezed in above the lid line.
 """
 from __future__ import annotations
 
@@ -23,8 +29,9 @@ import numpy as np
 
 from ..face import topology as topo
 
-CLOSED_AT = 0.35   # a tracked opening (fraction of the source's) at or below this is drawn closed
-OPEN_AT = 0.8      # tracked openings above this are drawn as they are
+CLOSED_AT = 0.5    # a tracked opening (fraction of the source's) at or below this is drawn closed
+OPEN_AT = 0.9      # tracked openings above this are drawn as they are
+LID_LIFT = 0.05    # a closed upper lid is sampled this far (eye widths) above the tracked lid line
 LID_ABOVE = 0.45   # band above the upper lid rebuilt by the eye map, eye widths
 LID_BELOW = 0.3    # band below the lower lid
 SIDE = 0.25        # band beyond each corner
@@ -135,7 +142,8 @@ def edit_eyes(coords: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.
         # them and the brow (or cheek) stretches to make up the difference (u is kept)
         top = np.minimum(up_s, up_e) - LID_ABOVE
         bottom = np.maximum(lo_s, lo_e) + LID_BELOW
-        v_above = _piecewise(v, [top, up_e - LASH, up_e], [top, up_s - LASH, up_s])
+        lift = LID_LIFT * (1 - k)
+        v_above = _piecewise(v, [top, up_e - LASH, up_e], [top, up_s - LASH - lift, up_s])
         v_below = _piecewise(v, [lo_e, lo_e + LOWER_LASH, bottom], [lo_s + 0.5 * LOWER_LASH, lo_s + LOWER_LASH, bottom])
         skin_v = np.where(v < (up_e + lo_e) / 2, v_above, v_below)
 
