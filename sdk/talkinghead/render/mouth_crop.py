@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from ..face import topology as topo
+from .regions import polygon_mask
 
 MOUTH_SIDE = 1.15     # the square's side, inter-ocular distances (a wide smile and its blend margin fit)
 MOUTH_DROP = 0.12     # its centre below the lip corners' midpoint, inter-ocular distances
@@ -70,10 +71,15 @@ def _fixed(points: np.ndarray) -> np.ndarray:
 
 def lip_planes(points: np.ndarray, side: int) -> np.ndarray:
     """3×side×side: outer contour, inner contour, inner-lip area of a 478×2 mesh in mouth pixels."""
-    outer, inner = _fixed(points[list(topo.LIPS_OUTER)]), _fixed(points[list(topo.LIPS_INNER)])
-    line = lambda pts: lambda c: cv2.polylines(c, [pts], True, 255, 1, cv2.LINE_AA, _SUBPIXEL)
-    fill = lambda c: cv2.fillPoly(c, [inner], 255, cv2.LINE_AA, _SUBPIXEL)
-    return np.stack([_raster(side, line(outer)), _raster(side, line(inner)), _raster(side, fill)])
+    line = lambda group: lambda c: cv2.polylines(c, [_fixed(points[list(group)])], True, 255, 1, cv2.LINE_AA,
+                                                 _SUBPIXEL)
+    return np.stack([_raster(side, line(topo.LIPS_OUTER)), _raster(side, line(topo.LIPS_INNER)),
+                     inner_area(points, side)])
+
+
+def inner_area(points: np.ndarray, side: int) -> np.ndarray:
+    """side×side anti-aliased inner-lip area of a 478×2 mesh in mouth pixels."""
+    return polygon_mask(points[list(topo.LIPS_INNER)], (0, 0, side, side), feather=0)
 
 
 def _grown(polygon: np.ndarray, side: int, grow: float) -> np.ndarray:
@@ -118,7 +124,7 @@ def mouth_input(warped: np.ndarray, target: np.ndarray, source: np.ndarray, sour
     x[3] = hole
     x[4:7] = lip_planes(points, side)
     x[7:10] = reference
-    x[10] = lip_planes(apply(own, source_mesh), side)[2]
+    x[10] = inner_area(apply(own, source_mesh), side)
     return MouthInput(x, patch, blend_mask(points, side), matrix)
 
 

@@ -12,45 +12,27 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
 from ..component import load_module, save_module
 from .mouth_crop import IN_CHANNELS
 from .mouth_runtime import MouthRuntime
+from .unet import UNet
 
 
-def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.LeakyReLU(0.1, inplace=True),
-                         nn.Conv2d(cout, cout, 3, 1, 1), nn.LeakyReLU(0.1, inplace=True))
-
-
-class MouthNet(nn.Module):
+class MouthNet(UNet):
     """size: the mouth square's side M; widths: channels per level (each level halves the side)."""
 
     def __init__(self, size: int = 128, widths: tuple[int, ...] | list[int] = (16, 32, 64, 128)):
-        super().__init__()
-        self.size, self.widths = int(size), tuple(widths)
-        w, step = self.widths, 2 ** max(len(widths) - 1, 0)
-        if not w or self.size % step:
+        step = 2 ** max(len(widths) - 1, 0)
+        if not widths or int(size) % step:
             raise ValueError(f"MouthNet needs at least one width and a size divisible by {step}; "
-                             f"got size {size}, widths {list(w)}.")
-        self.stem = nn.Sequential(nn.Conv2d(IN_CHANNELS, w[0], 3, 1, 1), nn.LeakyReLU(0.1, inplace=True))
-        self.down = nn.ModuleList(_block(w[i], w[i + 1], 2) for i in range(len(w) - 1))
-        self.up = nn.ModuleList(_block(w[i + 1] + w[i], w[i]) for i in reversed(range(len(w) - 1)))
-        self.head = nn.Conv2d(w[0], 3, 3, 1, 1)
+                             f"got size {size}, widths {list(widths)}.")
+        super().__init__(IN_CHANNELS, tuple(widths))
+        self.size, self.widths = int(size), tuple(widths)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: B×11×M×M -> B×3×M×M mouth square, 0..1."""
-        skips = [self.stem(x)]  # B×w0×M×M
-        for down in self.down:
-            skips.append(down(skips[-1]))
-        h = skips.pop()
-        for up in self.up:
-            skip = skips.pop()
-            h = F.interpolate(h, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-            h = up(torch.cat([h, skip], 1))
-        return torch.sigmoid(self.head(h))
+        return torch.sigmoid(super().forward(x))
 
     @property
     def config(self) -> dict:

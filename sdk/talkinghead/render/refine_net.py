@@ -12,20 +12,15 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ..component import load_module, save_module
 from .refine_runtime import RefineRuntime
+from .unet import UNet
 
 IN_CHANNELS = 10
 
 
-def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.LeakyReLU(0.1, inplace=True),
-                         nn.Conv2d(cout, cout, 3, 1, 1), nn.LeakyReLU(0.1, inplace=True))
-
-
-class RefineNet(nn.Module):
+class RefineNet(UNet):
     """size: the working side N the renderer resizes its crop to; window: the side of the square
     around the mouth and eyes (refine_gate) that the net is run on at inference, where alone its
     residual is used (None: all of N×N). The net is fully convolutional: trained on N×N, it is
@@ -33,32 +28,21 @@ class RefineNet(nn.Module):
 
     def __init__(self, size: int = 256, widths: tuple[int, ...] | list[int] = (8, 16, 32, 64),
                  window: int | None = None):
-        super().__init__()
-        self.size, self.widths = int(size), tuple(widths)
-        self.window = self.size if window is None else int(window)
-        w, step = self.widths, 2 ** max(len(widths) - 1, 0)
-        if not w or self.size % step or self.window % step or not 0 < self.window <= self.size:
+        side = int(size)
+        shown = side if window is None else int(window)
+        step = 2 ** max(len(widths) - 1, 0)
+        if not widths or side % step or shown % step or not 0 < shown <= side:
             # every level halves the side exactly
             raise ValueError(f"RefineNet needs at least one width, and a size and a window (at most the size) "
-                             f"divisible by {step}; got size {size}, window {window}, widths {list(w)}.")
-        self.stem = nn.Sequential(nn.Conv2d(IN_CHANNELS, w[0], 3, 1, 1), nn.LeakyReLU(0.1, inplace=True))
-        self.down = nn.ModuleList(_block(w[i], w[i + 1], 2) for i in range(len(w) - 1))
-        self.up = nn.ModuleList(_block(w[i + 1] + w[i], w[i]) for i in reversed(range(len(w) - 1)))
-        self.head = nn.Conv2d(w[0], 3, 3, 1, 1)
+                             f"divisible by {step}; got size {size}, window {window}, widths {list(widths)}.")
+        super().__init__(IN_CHANNELS, tuple(widths))
+        self.size, self.widths, self.window = side, tuple(widths), shown
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: B×10×N×N (N divisible by 8) -> B×3×N×N residual to add to the warped crop."""
-        skips = [self.stem(x)]  # B×w0×N×N
-        for down in self.down:
-            skips.append(down(skips[-1]))  # halves the side each level
-        h = skips.pop()
-        for up in self.up:
-            skip = skips.pop()
-            h = F.interpolate(h, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-            h = up(torch.cat([h, skip], 1))
-        return self.head(h)
+        return super().forward(x)
 
     @property
     def config(self) -> dict:
